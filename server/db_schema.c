@@ -1,0 +1,141 @@
+/*
+ * db_schema.c - schema and migrations, keyed by PRAGMA user_version.
+ *
+ * Each migration is applied in its own transaction together with the bump
+ * of user_version, so a crash mid-migration leaves the previous version.
+ * A database newer than this build is refused rather than guessed at.
+ */
+#include "db_store.h"
+#include "srv_error.h"
+#include "srv_util.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const migrations[] = {
+	/* 1: incidents and the append-only journal. */
+	"CREATE TABLE incidents ("
+	"  id INTEGER PRIMARY KEY,"
+	"  source TEXT NOT NULL,"
+	"  ext_ref TEXT,"
+	"  line TEXT NOT NULL,"
+	"  category TEXT NOT NULL,"
+	"  type TEXT,"
+	"  priority INTEGER NOT NULL CHECK (priority BETWEEN 1 AND 4),"
+	"  status TEXT NOT NULL,"
+	"  title TEXT NOT NULL,"
+	"  description TEXT,"
+	"  address TEXT,"
+	"  lon REAL,"
+	"  lat REAL,"
+	"  details TEXT,"
+	"  reported_at INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  updated_by TEXT NOT NULL"
+	");"
+	"CREATE UNIQUE INDEX incidents_source_ref ON incidents(source, ext_ref)"
+	"  WHERE ext_ref IS NOT NULL;"
+	"CREATE INDEX incidents_status ON incidents(status, id);"
+	"CREATE INDEX incidents_created ON incidents(created_at);"
+	"CREATE TABLE journal ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  incident_id INTEGER,"
+	"  frame TEXT NOT NULL"
+	");"
+	"CREATE INDEX journal_incident ON journal(incident_id, seq);"
+	"CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal"
+	"  BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;"
+	"CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal"
+	"  BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;",
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+int
+db_schema_version(void)
+{
+	return NMIGRATIONS;
+}
+
+static int
+exec(sqlite3 *db, const char *sql, char **cause)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		srv_fail(cause, SRV_E_STORE, "%s", err ? err : sqlite3_errmsg(db));
+		sqlite3_free(err);
+		return SRV_E_STORE;
+	}
+	return 0;
+}
+
+int
+db_schema_migrate(sqlite3 *db, char **cause)
+{
+	int rc;
+	/* WAL with synchronous=FULL: a COMMIT that returned is on disk. */
+	if ((rc = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			   "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;", cause)))
+		return rc;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return srv_fail(cause, SRV_E_STORE, "%s", sqlite3_errmsg(db));
+	int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (version < 0)
+		return srv_fail(cause, SRV_E_STORE, "cannot read the schema version");
+	if (version > NMIGRATIONS)
+		return srv_fail(cause, SRV_E_STORE,
+		    "the database has schema version %d, newer than this build's %d", version,
+		    NMIGRATIONS);
+	for (int v = version; v < NMIGRATIONS; v++) {
+		char *sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;",
+		    migrations[v], v + 1);
+		rc = exec(db, sql, cause);
+		free(sql);
+		if (rc) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void
+db_row_incident(sqlite3_stmt *st, struct incident *out)
+{
+#define TXT(i) (sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : \
+	xstrdup((const char *)sqlite3_column_text(st, i)))
+	memset(out, 0, sizeof *out);
+	out->id = sqlite3_column_int64(st, 0);
+	out->source = TXT(1);
+	out->ext_ref = TXT(2);
+	int n = inc_line_parse((const char *)sqlite3_column_text(st, 3));
+	out->line = n < 0 ? INC_LINE_OTHER : (enum inc_line)n;
+	n = inc_category_parse((const char *)sqlite3_column_text(st, 4));
+	out->category = n < 0 ? INC_CAT_OTHER : (enum inc_category)n;
+	out->type = TXT(5);
+	out->priority = sqlite3_column_int(st, 6);
+	n = inc_status_parse((const char *)sqlite3_column_text(st, 7));
+	out->status = n < 0 ? INC_ST_NEW : (enum inc_status)n;
+	out->title = TXT(8);
+	out->description = TXT(9);
+	out->address = TXT(10);
+	if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
+		out->has_position = 1;
+		out->lon = sqlite3_column_double(st, 11);
+		out->lat = sqlite3_column_double(st, 12);
+	}
+	out->details = TXT(13);
+	out->reported_at = sqlite3_column_int64(st, 14);
+	out->created_at = sqlite3_column_int64(st, 15);
+	out->updated_at = sqlite3_column_int64(st, 16);
+	out->version = sqlite3_column_int64(st, 17);
+#undef TXT
+}

@@ -1,0 +1,573 @@
+/*
+ * db_store.c - the single writer thread and group commit; see db_store.h.
+ *
+ * Queue discipline: the loop appends to `in` under `mu` and signals `cv`;
+ * the writer takes the whole list (up to batch_max) at once, so requests
+ * that arrive while a commit is fsyncing form the next batch: that is the
+ * group commit. Finished batches go to `out` under the same mutex and one
+ * uv_async_send wakes the loop, whose callback drains everything (sends
+ * coalesce). Sequence numbers are assigned by the writer alone.
+ */
+#include "db_store.h"
+#include "srv_error.h"
+#include "srv_log.h"
+#include "srv_util.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVE, S_RELEASE, S_ROLLBACK_TO, S_INSERT, S_BY_REF,
+	S_BY_ID, S_UPDATE, S_JOURNAL, S_N };
+
+static const char *const sql[S_N] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVE] = "SAVEPOINT r",
+	[S_RELEASE] = "RELEASE r",
+	[S_ROLLBACK_TO] = "ROLLBACK TO r",
+	[S_INSERT] = "INSERT INTO incidents (source, ext_ref, line, category, type, priority, status,"
+		     " title, description, address, lon, lat, details, reported_at, created_at,"
+		     " updated_at, version, created_by, updated_by)"
+		     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,1,?16,?16)"
+		     " ON CONFLICT (source, ext_ref) WHERE ext_ref IS NOT NULL DO NOTHING",
+	[S_BY_REF] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE source=?1 AND ext_ref=?2",
+	[S_BY_ID] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE id=?1",
+	[S_UPDATE] = "UPDATE incidents SET category=?2, type=?3, priority=?4, status=?5, title=?6,"
+		     " description=?7, address=?8, lon=?9, lat=?10, updated_at=?11,"
+		     " version=version+1, updated_by=?12 WHERE id=?1 AND version=?13",
+	[S_JOURNAL] = "INSERT INTO journal (seq, ts, actor, kind, incident_id, frame)"
+		      " VALUES (?1,?2,?3,?4,?5,?6)",
+};
+
+struct db_store {
+	uv_loop_t *loop;
+	uv_async_t async;
+	uv_thread_t thread;
+	sqlite3 *db;
+	sqlite3_stmt *st[S_N];
+	struct db_store_opts opts;
+	db_publish_fn publish;
+	void *publish_ctx;
+
+	uv_mutex_t mu;
+	uv_cond_t cv;
+	struct db_req *in_head, *in_tail;   /* waiting for the writer */
+	struct db_req *out_head, *out_tail; /* committed, waiting for the loop */
+	int stopping;                       /* no more submissions (loop) / drain and exit (writer) */
+	int writer_exited;
+	int thread_live;
+
+	/* Loop thread only. */
+	int backlog;
+	int64_t last_published;
+	void (*closed)(void *);
+	void *closed_arg;
+
+	/* Writer thread only. */
+	int64_t next_seq;
+
+	/* Statistics: written by the writer, read by the loop. */
+	atomic_uint_fast64_t commits, requests, batch_max_seen, failed_commits, commit_ns;
+};
+
+struct db_req *
+db_req_new(enum db_op op, const char *actor)
+{
+	struct db_req *r = xcalloc(1, sizeof *r);
+	r->op = op;
+	r->actor = xstrdup(actor);
+	return r;
+}
+
+void
+db_req_free(struct db_req *r)
+{
+	if (r == NULL)
+		return;
+	free(r->actor);
+	inc_clear(&r->inc);
+	inc_patch_clear(&r->patch);
+	free(r->cause);
+	free(r->frame);
+	free(r);
+}
+
+/* --- writer thread ------------------------------------------------------ */
+
+static int
+sqlerr(struct db_store *st, struct db_req *r)
+{
+	r->err = SRV_E_STORE;
+	if (r->cause == NULL)
+		r->cause = xasprintf("sqlite: %s", sqlite3_errmsg(st->db));
+	return SRV_E_STORE;
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static int
+step_done(struct db_store *st, sqlite3_stmt *s, struct db_req *r)
+{
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : sqlerr(st, r);
+}
+
+static int
+load_by(struct db_store *st, sqlite3_stmt *s, struct db_req *r)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		inc_clear(&r->inc);
+		db_row_incident(s, &r->inc);
+		sqlite3_reset(s);
+		return 1;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Build the journal frame, insert it with the next seq, and keep it for publishing. */
+static int
+journal(struct db_store *st, struct db_req *r, const char *kind, int64_t now, json_t *changed)
+{
+	char ts[40];
+	srv_fmt_time(now, 0, ts, sizeof ts);
+	int64_t seq = st->next_seq;
+	json_t *ev = json_object();
+	json_object_set_new(ev, "type", json_string("event"));
+	json_object_set_new(ev, "seq", json_integer(seq));
+	json_object_set_new(ev, "ts", json_string(ts));
+	json_object_set_new(ev, "kind", json_string(kind));
+	json_object_set_new(ev, "actor", json_string(r->actor));
+	json_object_set_new(ev, "incident", inc_to_json(&r->inc));
+	if (changed)
+		json_object_set_new(ev, "changed", changed);
+	char *frame = json_dumps(ev, SRV_JSON_FLAGS);
+	json_decref(ev);
+
+	sqlite3_stmt *s = st->st[S_JOURNAL];
+	sqlite3_bind_int64(s, 1, seq);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_text(s, 3, r->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, r->inc.id);
+	sqlite3_bind_text(s, 6, frame, -1, SQLITE_STATIC);
+	int rc = step_done(st, s, r);
+	sqlite3_clear_bindings(s);
+	if (rc) {
+		free(frame);
+		return rc;
+	}
+	st->next_seq++;
+	r->seq = seq;
+	free(r->frame);
+	r->frame = frame;
+	r->frame_len = strlen(frame);
+	return 0;
+}
+
+static int
+do_create(struct db_store *st, struct db_req *r, int64_t now)
+{
+	struct incident *in = &r->inc;
+	sqlite3_stmt *s = st->st[S_INSERT];
+	bind_text(s, 1, in->source);
+	bind_text(s, 2, in->ext_ref);
+	bind_text(s, 3, inc_line_name(in->line));
+	bind_text(s, 4, inc_category_name(in->category));
+	bind_text(s, 5, in->type);
+	sqlite3_bind_int(s, 6, in->priority);
+	bind_text(s, 7, inc_status_name(in->status));
+	bind_text(s, 8, in->title);
+	bind_text(s, 9, in->description);
+	bind_text(s, 10, in->address);
+	if (in->has_position) {
+		sqlite3_bind_double(s, 11, in->lon);
+		sqlite3_bind_double(s, 12, in->lat);
+	} else {
+		sqlite3_bind_null(s, 11);
+		sqlite3_bind_null(s, 12);
+	}
+	bind_text(s, 13, in->details);
+	sqlite3_bind_int64(s, 14, in->reported_at ? in->reported_at : now);
+	sqlite3_bind_int64(s, 15, now);
+	bind_text(s, 16, r->actor);
+	int rc = step_done(st, s, r);
+	sqlite3_clear_bindings(s);
+	if (rc)
+		return rc;
+	if (sqlite3_changes(st->db) == 0) {
+		/* Idempotent intake: the same (source, ext_ref) was already stored. */
+		sqlite3_stmt *q = st->st[S_BY_REF];
+		sqlite3_bind_text(q, 1, in->source, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(q, 2, in->ext_ref, -1, SQLITE_TRANSIENT);
+		int found = load_by(st, q, r);
+		sqlite3_clear_bindings(q);
+		if (found != 1)
+			return sqlerr(st, r);
+		r->existed = 1;
+		return 0;
+	}
+	in->id = sqlite3_last_insert_rowid(st->db);
+	if (in->reported_at == 0)
+		in->reported_at = now;
+	in->created_at = in->updated_at = now;
+	in->version = 1;
+	return journal(st, r, "incident.created", now, NULL);
+}
+
+static int
+do_patch(struct db_store *st, struct db_req *r, int64_t now)
+{
+	sqlite3_stmt *q = st->st[S_BY_ID];
+	sqlite3_bind_int64(q, 1, r->id);
+	int found = load_by(st, q, r);
+	if (found < 0)
+		return sqlerr(st, r);
+	if (found == 0) {
+		r->err = SRV_E_NOT_FOUND;
+		r->cause = xasprintf("no incident %lld", (long long)r->id);
+		return r->err;
+	}
+	if (r->inc.version != r->if_version) {
+		/* Never a silent overwrite: the caller gets the current incident. */
+		r->err = SRV_E_STALE;
+		r->cause = xasprintf("incident %lld is at version %lld, not %lld", (long long)r->id,
+		    (long long)r->inc.version, (long long)r->if_version);
+		return r->err;
+	}
+	struct incident before;
+	inc_copy(&before, &r->inc);
+	inc_apply_patch(&r->inc, &r->patch);
+	json_t *changed = json_array();
+#define CHG(cond, name) if (cond) json_array_append_new(changed, json_string(name))
+#define SDIFF(a, b) ((a) == NULL ? (b) != NULL : (b) == NULL || strcmp((a), (b)) != 0)
+	const struct incident *a = &before, *b = &r->inc;
+	CHG(a->status != b->status, "status");
+	CHG(a->priority != b->priority, "priority");
+	CHG(a->category != b->category, "category");
+	CHG(SDIFF(a->type, b->type), "type");
+	CHG(SDIFF(a->title, b->title), "title");
+	CHG(SDIFF(a->description, b->description), "description");
+	CHG(SDIFF(a->address, b->address), "address");
+	CHG(a->has_position != b->has_position || a->lon != b->lon || a->lat != b->lat, "position");
+#undef CHG
+#undef SDIFF
+	inc_clear(&before);
+	if (json_array_size(changed) == 0) {
+		json_decref(changed);
+		return 0; /* nothing to write: same version, no event */
+	}
+	r->changed = 1;
+	struct incident *in = &r->inc;
+	sqlite3_stmt *s = st->st[S_UPDATE];
+	sqlite3_bind_int64(s, 1, in->id);
+	bind_text(s, 2, inc_category_name(in->category));
+	bind_text(s, 3, in->type);
+	sqlite3_bind_int(s, 4, in->priority);
+	bind_text(s, 5, inc_status_name(in->status));
+	bind_text(s, 6, in->title);
+	bind_text(s, 7, in->description);
+	bind_text(s, 8, in->address);
+	if (in->has_position) {
+		sqlite3_bind_double(s, 9, in->lon);
+		sqlite3_bind_double(s, 10, in->lat);
+	} else {
+		sqlite3_bind_null(s, 9);
+		sqlite3_bind_null(s, 10);
+	}
+	sqlite3_bind_int64(s, 11, now);
+	bind_text(s, 12, r->actor);
+	sqlite3_bind_int64(s, 13, r->if_version);
+	int rc = step_done(st, s, r);
+	sqlite3_clear_bindings(s);
+	if (rc == 0 && sqlite3_changes(st->db) != 1)
+		rc = sqlerr(st, r);
+	if (rc) {
+		json_decref(changed);
+		return rc;
+	}
+	in->version++;
+	in->updated_at = now;
+	return journal(st, r, "incident.updated", now, changed);
+}
+
+static int
+simple(struct db_store *st, int which)
+{
+	int rc = sqlite3_step(st->st[which]);
+	sqlite3_reset(st->st[which]);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Run one batch in one transaction. Every request leaves with err set. */
+static void
+run_batch(struct db_store *st, struct db_req *batch, int n)
+{
+	int64_t seq0 = st->next_seq;
+	int64_t now = srv_now_us();
+	struct db_req *r;
+	if (simple(st, S_BEGIN) != 0) {
+		for (r = batch; r; r = r->next)
+			sqlerr(st, r);
+		return;
+	}
+	for (r = batch; r; r = r->next) {
+		int64_t seq_before = st->next_seq;
+		if (simple(st, S_SAVE) != 0) {
+			sqlerr(st, r);
+			continue;
+		}
+		int rc = r->op == DB_OP_CREATE ? do_create(st, r, now) : do_patch(st, r, now);
+		if (rc != 0) {
+			r->err = rc;
+			simple(st, S_ROLLBACK_TO);
+			st->next_seq = seq_before;
+			free(r->frame);
+			r->frame = NULL;
+			r->seq = 0;
+		}
+		simple(st, S_RELEASE);
+	}
+	uint64_t t0 = srv_mono_ns();
+	if (simple(st, S_COMMIT) != 0) {
+		char *why = xstrdup(sqlite3_errmsg(st->db));
+		simple(st, S_ROLLBACK);
+		st->next_seq = seq0;
+		atomic_fetch_add(&st->failed_commits, 1);
+		log_error("store", "commit failed; batch refused|requests=%d error=\"%s\"", n, why);
+		for (r = batch; r; r = r->next) {
+			if (r->err == 0) {
+				r->err = SRV_E_STORE;
+				free(r->cause);
+				r->cause = xasprintf("commit failed: %s", why);
+			}
+			free(r->frame);
+			r->frame = NULL;
+			r->seq = 0;
+		}
+		free(why);
+		return;
+	}
+	uint64_t dt = srv_mono_ns() - t0;
+	int64_t done_at = srv_now_us();
+	for (r = batch; r; r = r->next)
+		r->committed_at = done_at;
+	atomic_fetch_add(&st->commits, 1);
+	atomic_fetch_add(&st->requests, (uint64_t)n);
+	atomic_fetch_add(&st->commit_ns, dt);
+	if ((uint64_t)n > atomic_load(&st->batch_max_seen))
+		atomic_store(&st->batch_max_seen, (uint64_t)n);
+}
+
+static void
+writer_main(void *arg)
+{
+	struct db_store *st = arg;
+	for (;;) {
+		uv_mutex_lock(&st->mu);
+		while (st->in_head == NULL && !st->stopping)
+			uv_cond_wait(&st->cv, &st->mu);
+		if (st->in_head == NULL && st->stopping) {
+			st->writer_exited = 1;
+			uv_mutex_unlock(&st->mu);
+			uv_async_send(&st->async);
+			return;
+		}
+		struct db_req *batch = st->in_head, *last = batch;
+		int n = 1;
+		while (last->next && n < st->opts.batch_max) {
+			last = last->next;
+			n++;
+		}
+		st->in_head = last->next;
+		if (st->in_head == NULL)
+			st->in_tail = NULL;
+		last->next = NULL;
+		uv_mutex_unlock(&st->mu);
+
+		run_batch(st, batch, n);
+
+		uv_mutex_lock(&st->mu);
+		if (st->out_tail)
+			st->out_tail->next = batch;
+		else
+			st->out_head = batch;
+		st->out_tail = last;
+		uv_mutex_unlock(&st->mu);
+		uv_async_send(&st->async);
+	}
+}
+
+/* --- loop thread -------------------------------------------------------- */
+
+static void
+free_store(struct db_store *st)
+{
+	for (int i = 0; i < S_N; i++)
+		sqlite3_finalize(st->st[i]);
+	sqlite3_close(st->db);
+	uv_mutex_destroy(&st->mu);
+	uv_cond_destroy(&st->cv);
+	free(st);
+}
+
+static void
+async_closed(uv_handle_t *h)
+{
+	struct db_store *st = h->data;
+	void (*cb)(void *) = st->closed;
+	void *arg = st->closed_arg;
+	free_store(st);
+	if (cb)
+		cb(arg);
+}
+
+static void
+on_async(uv_async_t *h)
+{
+	struct db_store *st = h->data;
+	uv_mutex_lock(&st->mu);
+	struct db_req *r = st->out_head;
+	st->out_head = st->out_tail = NULL;
+	int exited = st->writer_exited;
+	uv_mutex_unlock(&st->mu);
+	while (r) {
+		struct db_req *next = r->next;
+		r->next = NULL;
+		st->backlog--;
+		if (r->seq > 0) {
+			st->last_published = r->seq;
+			st->publish(st->publish_ctx, r->seq, r->frame, r->frame_len);
+		}
+		r->done(r);
+		r = next;
+	}
+	if (exited && st->thread_live) {
+		uv_thread_join(&st->thread);
+		st->thread_live = 0;
+		uv_close((uv_handle_t *)&st->async, async_closed);
+	}
+}
+
+int
+db_store_open(struct db_store **out, uv_loop_t *loop, const char *path,
+    const struct db_store_opts *opts, db_publish_fn publish, void *publish_ctx, char **cause)
+{
+	struct db_store *st = xcalloc(1, sizeof *st);
+	st->loop = loop;
+	st->opts = *opts;
+	st->publish = publish;
+	st->publish_ctx = publish_ctx;
+	uv_mutex_init(&st->mu);
+	uv_cond_init(&st->cv);
+	int rc = sqlite3_open_v2(path, &st->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, db_vfs_register());
+	if (rc != SQLITE_OK) {
+		srv_fail(cause, SRV_E_STORE, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		free_store(st);
+		return SRV_E_STORE;
+	}
+	if ((rc = db_schema_migrate(st->db, cause)) != 0) {
+		free_store(st);
+		return rc;
+	}
+	for (int i = 0; i < S_N; i++)
+		if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],
+			NULL) != SQLITE_OK) {
+			srv_fail(cause, SRV_E_STORE, "prepare: %s", sqlite3_errmsg(st->db));
+			free_store(st);
+			return SRV_E_STORE;
+		}
+	sqlite3_stmt *q;
+	sqlite3_prepare_v2(st->db, "SELECT coalesce(max(seq), 0) FROM journal", -1, &q, NULL);
+	sqlite3_step(q);
+	st->last_published = sqlite3_column_int64(q, 0);
+	st->next_seq = st->last_published + 1;
+	sqlite3_finalize(q);
+
+	uv_async_init(loop, &st->async, on_async);
+	st->async.data = st;
+	if (uv_thread_create(&st->thread, writer_main, st) != 0) {
+		srv_fail(cause, SRV_E_STORE, "cannot start the writer thread");
+		st->closed = NULL;
+		uv_close((uv_handle_t *)&st->async, async_closed);
+		return SRV_E_STORE;
+	}
+	st->thread_live = 1;
+	*out = st;
+	return 0;
+}
+
+int
+db_store_submit(struct db_store *st, struct db_req *r)
+{
+	if (st->stopping)
+		return SRV_E_SHUTTING_DOWN;
+	if (st->backlog >= st->opts.backlog_max)
+		return SRV_E_OVERLOADED;
+	st->backlog++;
+	r->next = NULL;
+	uv_mutex_lock(&st->mu);
+	if (st->in_tail)
+		st->in_tail->next = r;
+	else
+		st->in_head = r;
+	st->in_tail = r;
+	uv_cond_signal(&st->cv);
+	uv_mutex_unlock(&st->mu);
+	return 0;
+}
+
+void
+db_store_set_publisher(struct db_store *st, db_publish_fn publish, void *ctx)
+{
+	st->publish = publish;
+	st->publish_ctx = ctx;
+}
+
+int
+db_store_backlog(const struct db_store *st)
+{
+	return st->backlog;
+}
+
+int64_t
+db_store_last_seq(const struct db_store *st)
+{
+	return st->last_published;
+}
+
+void
+db_store_close(struct db_store *st, void (*closed)(void *), void *arg)
+{
+	st->closed = closed;
+	st->closed_arg = arg;
+	uv_mutex_lock(&st->mu);
+	st->stopping = 1;
+	uv_cond_signal(&st->cv);
+	uv_mutex_unlock(&st->mu);
+}
+
+void
+db_store_get_stats(const struct db_store *st, struct db_store_stats *o)
+{
+	o->commits = atomic_load(&st->commits);
+	o->requests = atomic_load(&st->requests);
+	o->batch_max_seen = atomic_load(&st->batch_max_seen);
+	o->failed_commits = atomic_load(&st->failed_commits);
+	o->commit_seconds = (double)atomic_load(&st->commit_ns) / 1e9;
+	o->syncs = db_vfs_syncs();
+}

@@ -1,0 +1,575 @@
+/* hub.c - see hub.h. */
+#include "hub.h"
+#include "db_read.h"
+#include "incident.h"
+#include "srv_error.h"
+#include "srv_log.h"
+#include "srv_util.h"
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CTL_MAX 8    /* control frames (welcome, snapshot, resync, pong, error) */
+#define PAGE_SIZE 128 /* journal frames read per catch-up page */
+
+/* A frame ready for lws_write: LWS_PRE bytes of headroom, then the text. */
+struct hub_msg {
+	int refs;
+	int64_t seq; /* 0 for control frames */
+	size_t len;
+	unsigned char data[];
+};
+
+enum cstate { C_HELLO, C_SNAPSHOT, C_CATCHUP, C_LIVE };
+
+struct hub_console {
+	struct hub *hub;
+	struct lws *wsi;   /* NULL once gone */
+	int refs;          /* the connection + an outstanding query */
+	uint64_t id;
+	char peer[64];
+	enum cstate state;
+	int64_t cursor;    /* seq of the last event queued or sent, in order */
+	int64_t sent;      /* seq of the last event written to the socket */
+	int close_code;    /* nonzero: close with this code at the next writable */
+
+	struct hub_msg *ctl[CTL_MAX];
+	int ctl_head, ctl_n;
+	struct hub_msg **q; /* live queue, ring of queue_max */
+	int q_head, q_n;
+	size_t q_bytes;
+	struct db_query *page; /* catch-up frames from the journal */
+	int page_pos;
+	int busy;              /* a query is outstanding */
+
+	char *rx;              /* message being assembled */
+	size_t rx_len;
+
+	struct hub_console *prev, *next;
+};
+
+struct hub {
+	uv_loop_t *loop;
+	struct db_reader *reader;
+	struct hub_opts o;
+	int64_t last_seq;
+	struct hub_msg **ring; /* ring[seq % o.ring] holds seq when seq >= ring_first */
+	int64_t ring_first;    /* oldest seq held; ring holds ring_first..last_seq */
+	struct hub_msg *snapshot; /* shared snapshot and the seq it is at */
+	int64_t snapshot_seq;
+	struct hub_console *consoles;
+	uint64_t next_id;
+	struct hub_stats st;
+};
+
+static struct hub_msg *
+msg_new(int64_t seq, const char *text, size_t len)
+{
+	struct hub_msg *m = xmalloc(sizeof *m + LWS_PRE + len);
+	m->refs = 1;
+	m->seq = seq;
+	m->len = len;
+	memcpy(m->data + LWS_PRE, text, len);
+	return m;
+}
+
+static void
+msg_unref(struct hub_msg *m)
+{
+	if (m && --m->refs == 0)
+		free(m);
+}
+
+static struct hub_msg *
+msg_json(json_t *j)
+{
+	char *s = json_dumps(j, SRV_JSON_FLAGS);
+	json_decref(j);
+	struct hub_msg *m = msg_new(0, s, strlen(s));
+	free(s);
+	return m;
+}
+
+struct hub *
+hub_new(uv_loop_t *loop, struct db_reader *reader, const struct hub_opts *opts, int64_t last_seq)
+{
+	struct hub *h = xcalloc(1, sizeof *h);
+	h->loop = loop;
+	h->reader = reader;
+	h->o = *opts;
+	h->last_seq = last_seq;
+	h->ring = xcalloc((size_t)opts->ring, sizeof *h->ring);
+	h->ring_first = last_seq + 1; /* empty */
+	return h;
+}
+
+void
+hub_free(struct hub *h)
+{
+	if (h == NULL)
+		return;
+	for (int64_t s = h->ring_first; s <= h->last_seq; s++)
+		msg_unref(h->ring[s % h->o.ring]);
+	free(h->ring);
+	msg_unref(h->snapshot);
+	free(h);
+}
+
+int64_t
+hub_last_seq(const struct hub *h)
+{
+	return h->last_seq;
+}
+
+void
+hub_get_stats(const struct hub *h, struct hub_stats *out)
+{
+	*out = h->st;
+}
+
+int
+hub_console_count(const struct hub *h)
+{
+	return (int)h->st.consoles;
+}
+
+static struct hub_msg *
+ring_get(struct hub *h, int64_t seq)
+{
+	if (seq < h->ring_first || seq > h->last_seq)
+		return NULL;
+	return h->ring[seq % h->o.ring];
+}
+
+static void
+wake(struct hub_console *c)
+{
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
+static void
+q_clear(struct hub_console *c)
+{
+	int cap = c->hub->o.queue_max;
+	while (c->q_n) {
+		msg_unref(c->q[c->q_head]);
+		c->q_head = (c->q_head + 1) % cap;
+		c->q_n--;
+	}
+	c->hub->st.queued_bytes -= c->q_bytes;
+	c->q_bytes = 0;
+}
+
+/* Queue a control frame; takes the reference. Returns -1 when the control queue is full. */
+static int
+ctl_push(struct hub_console *c, struct hub_msg *m)
+{
+	if (c->ctl_n == CTL_MAX) {
+		msg_unref(m);
+		return -1;
+	}
+	c->ctl[(c->ctl_head + c->ctl_n++) % CTL_MAX] = m;
+	wake(c);
+	return 0;
+}
+
+static void
+send_error(struct hub_console *c, const char *code, const char *message)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message);
+	if (ctl_push(c, msg_json(j)) != 0)
+		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+}
+
+static void
+console_unref(struct hub_console *c)
+{
+	if (--c->refs > 0)
+		return;
+	for (int i = 0; i < c->ctl_n; i++)
+		msg_unref(c->ctl[(c->ctl_head + i) % CTL_MAX]);
+	q_clear(c);
+	free(c->q);
+	db_query_free(c->page);
+	free(c->rx);
+	free(c);
+}
+
+/* The console overflowed: drop what is queued and let it pull from where it is. */
+static void
+cut_to_catchup(struct hub_console *c, const char *reason)
+{
+	q_clear(c);
+	c->cursor = c->sent;
+	c->state = C_CATCHUP;
+	c->hub->st.resyncs++;
+	log_info("hub", "console fell behind; resyncing|console=%llu peer=%s seq=%lld reason=%s",
+	    (unsigned long long)c->id, c->peer, (long long)c->sent, reason);
+	json_t *j = json_pack("{s:s, s:s, s:I}", "type", "resync", "reason", reason, "seq",
+	    (json_int_t)c->sent);
+	if (ctl_push(c, msg_json(j)) != 0)
+		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+}
+
+void
+hub_publish(void *arg, int64_t seq, const char *frame, size_t len)
+{
+	struct hub *h = arg;
+	struct hub_msg *m = msg_new(seq, frame, len);
+	/* Keep it in the ring, evicting the oldest. */
+	if (seq - h->ring_first >= h->o.ring) {
+		msg_unref(h->ring[h->ring_first % h->o.ring]);
+		h->ring_first++;
+	}
+	if (h->last_seq + 1 != seq) {
+		/* Never expected: seqs come from the one writer in order. Reset the ring. */
+		log_error("hub", "journal seq gap|expected=%lld got=%lld", (long long)h->last_seq + 1,
+		    (long long)seq);
+		for (int64_t s = h->ring_first; s <= h->last_seq; s++)
+			msg_unref(h->ring[s % h->o.ring]);
+		h->ring_first = seq;
+	}
+	h->ring[seq % h->o.ring] = m;
+	h->last_seq = seq;
+	h->st.published++;
+
+	size_t cap = (size_t)h->o.queue_max;
+	for (struct hub_console *c = h->consoles; c; c = c->next) {
+		if (c->state != C_LIVE || seq <= c->cursor)
+			continue;
+		if ((size_t)c->q_n == cap || c->q_bytes + len > h->o.queue_bytes) {
+			cut_to_catchup(c, "slow_consumer");
+			continue;
+		}
+		m->refs++;
+		c->q[(c->q_head + c->q_n++) % cap] = m;
+		c->q_bytes += len;
+		h->st.queued_bytes += len;
+		c->cursor = seq;
+		wake(c);
+	}
+}
+
+struct hub_console *
+hub_console_new(struct hub *h, struct lws *wsi, const char *peer)
+{
+	struct hub_console *c = xcalloc(1, sizeof *c);
+	c->hub = h;
+	c->wsi = wsi;
+	c->refs = 1;
+	c->id = ++h->next_id;
+	snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "?");
+	c->state = C_HELLO;
+	c->q = xcalloc((size_t)h->o.queue_max, sizeof *c->q);
+	c->next = h->consoles;
+	if (h->consoles)
+		h->consoles->prev = c;
+	h->consoles = c;
+	h->st.consoles++;
+	return c;
+}
+
+void
+hub_console_gone(struct hub_console *c)
+{
+	struct hub *h = c->hub;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->consoles = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->wsi = NULL;
+	h->st.consoles--;
+	console_unref(c);
+}
+
+static void snapshot_done(struct db_query *q);
+static void page_done(struct db_query *q);
+
+static void
+start_query(struct hub_console *c, struct db_query *q)
+{
+	q->udata = c;
+	c->busy = 1;
+	c->refs++;
+	if (db_query_submit(c->hub->reader, q) != 0) {
+		c->busy = 0;
+		c->refs--;
+		db_query_free(q);
+		c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+		wake(c);
+	}
+}
+
+static void
+request_snapshot(struct hub_console *c)
+{
+	struct hub *h = c->hub;
+	c->state = C_SNAPSHOT;
+	q_clear(c);
+	db_query_free(c->page);
+	c->page = NULL;
+	h->st.snapshots++;
+	if (h->snapshot && h->snapshot_seq >= h->last_seq) {
+		/* Nothing changed since the last snapshot: share it. */
+		h->snapshot->refs++;
+		ctl_push(c, h->snapshot);
+		c->cursor = c->sent = h->snapshot_seq;
+		c->state = C_CATCHUP;
+		return;
+	}
+	struct db_query *q = db_query_new(DBQ_SNAPSHOT);
+	q->limit = h->o.snapshot_max;
+	q->done = snapshot_done;
+	start_query(c, q);
+}
+
+static void
+snapshot_done(struct db_query *q)
+{
+	struct hub_console *c = q->udata;
+	struct hub *h = c->hub;
+	c->busy = 0;
+	if (c->wsi && q->err == 0 && c->state == C_SNAPSHOT) {
+		struct hub_msg *m = msg_new(0, q->body, q->body_len);
+		if (q->seq >= h->snapshot_seq) {
+			msg_unref(h->snapshot);
+			m->refs++;
+			h->snapshot = m;
+			h->snapshot_seq = q->seq;
+		}
+		ctl_push(c, m);
+		c->cursor = c->sent = q->seq;
+		c->state = C_CATCHUP;
+	} else if (c->wsi && q->err) {
+		log_warn("hub", "snapshot failed|console=%llu cause=\"%s\"", (unsigned long long)c->id,
+		    q->cause ? q->cause : "");
+		c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+		wake(c);
+	}
+	db_query_free(q);
+	console_unref(c);
+}
+
+static void
+page_done(struct db_query *q)
+{
+	struct hub_console *c = q->udata;
+	c->busy = 0;
+	if (c->wsi && q->err == 0 && c->state == C_CATCHUP) {
+		db_query_free(c->page);
+		c->page = q;
+		c->page_pos = 0;
+		c->hub->st.pages++;
+		wake(c);
+	} else {
+		if (c->wsi && q->err) {
+			c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+			wake(c);
+		}
+		db_query_free(q);
+	}
+	console_unref(c);
+}
+
+static int
+write_msg(struct hub_console *c, const unsigned char *text, size_t len)
+{
+	int n = lws_write(c->wsi, (unsigned char *)text, len, LWS_WRITE_TEXT);
+	if (n < (int)len)
+		return -1;
+	c->hub->st.frames_sent++;
+	c->hub->st.bytes_sent += len;
+	return 0;
+}
+
+/*
+ * The next catch-up frame for a console: from the current journal page, else
+ * from the ring, else fetch a page. Returns 1 and sets *out when one is ready
+ * (temp set when the caller must free it), 0 when waiting or caught up.
+ */
+static int
+catchup_next(struct hub_console *c, struct hub_msg **out)
+{
+	struct hub *h = c->hub;
+	for (;;) {
+		if (c->cursor >= h->last_seq) {
+			c->state = C_LIVE;
+			db_query_free(c->page);
+			c->page = NULL;
+			return 0;
+		}
+		while (c->page && c->page_pos < c->page->nframes) {
+			int i = c->page_pos++;
+			if (c->page->frame_seqs[i] <= c->cursor)
+				continue; /* already had it (e.g. inside a snapshot) */
+			if (c->page->frame_seqs[i] != c->cursor + 1)
+				log_error("hub", "journal gap in catch-up|after=%lld got=%lld",
+				    (long long)c->cursor, (long long)c->page->frame_seqs[i]);
+			*out = msg_new(c->page->frame_seqs[i], c->page->frames[i], c->page->frame_lens[i]);
+			return 1;
+		}
+		struct hub_msg *m = ring_get(h, c->cursor + 1);
+		if (m) {
+			m->refs++;
+			*out = m;
+			return 1;
+		}
+		if (c->busy)
+			return 0;
+		if (h->last_seq - c->cursor > h->o.replay_max) {
+			request_snapshot(c);
+			return 0;
+		}
+		struct db_query *q = db_query_new(DBQ_JOURNAL);
+		q->after_seq = c->cursor;
+		q->limit = PAGE_SIZE;
+		q->done = page_done;
+		db_query_free(c->page);
+		c->page = NULL;
+		start_query(c, q);
+		return 0;
+	}
+}
+
+int
+hub_console_writable(struct hub_console *c)
+{
+	if (c->wsi == NULL)
+		return -1;
+	if (c->close_code) {
+		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, NULL, 0);
+		return -1;
+	}
+	struct hub *h = c->hub;
+	struct hub_msg *m = NULL;
+	if (c->ctl_n) {
+		m = c->ctl[c->ctl_head];
+		c->ctl_head = (c->ctl_head + 1) % CTL_MAX;
+		c->ctl_n--;
+	} else if (c->state == C_LIVE && c->q_n) {
+		m = c->q[c->q_head];
+		c->q_head = (c->q_head + 1) % h->o.queue_max;
+		c->q_n--;
+		c->q_bytes -= m->len;
+		h->st.queued_bytes -= m->len;
+	} else if (c->state == C_CATCHUP) {
+		if (catchup_next(c, &m) && m)
+			c->cursor = m->seq;
+	}
+	if (m == NULL)
+		return 0;
+	if (m->seq)
+		c->sent = m->seq;
+	int rc = write_msg(c, m->data + LWS_PRE, m->len);
+	msg_unref(m);
+	if (rc)
+		return -1;
+	if (c->ctl_n || (c->state == C_LIVE && c->q_n) || c->state == C_CATCHUP)
+		wake(c);
+	return 0;
+}
+
+static void
+on_hello(struct hub_console *c, json_t *msg)
+{
+	struct hub *h = c->hub;
+	json_t *ls = json_object_get(msg, "last_seq");
+	if (ls && !json_is_integer(ls) && !json_is_null(ls)) {
+		send_error(c, "invalid_field", "last_seq must be an integer or null");
+		return;
+	}
+	int64_t last = ls && json_is_integer(ls) ? json_integer_value(ls) : 0;
+	if (c->busy) {
+		send_error(c, "busy", "a resume is already in progress");
+		return;
+	}
+	q_clear(c);
+	db_query_free(c->page);
+	c->page = NULL;
+	const char *mode;
+	if (last <= 0 || last > h->last_seq || h->last_seq - last > h->o.replay_max)
+		mode = "snapshot";
+	else
+		mode = "resume";
+	json_t *w = json_pack("{s:s, s:I, s:s, s:I}", "type", "welcome", "console", (json_int_t)c->id,
+	    "mode", mode, "server_seq", (json_int_t)h->last_seq);
+	ctl_push(c, msg_json(w));
+	log_debug("hub", "hello|console=%llu last_seq=%lld mode=%s", (unsigned long long)c->id,
+	    (long long)last, mode);
+	if (strcmp(mode, "snapshot") == 0) {
+		request_snapshot(c);
+	} else {
+		c->cursor = c->sent = last;
+		c->state = C_CATCHUP;
+		wake(c);
+	}
+}
+
+static int
+on_message(struct hub_console *c, const char *text, size_t len)
+{
+	json_error_t jerr;
+	json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (msg == NULL || !json_is_object(msg)) {
+		send_error(c, "invalid_json", msg ? "a message must be a JSON object" : jerr.text);
+		json_decref(msg);
+		return 0;
+	}
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	if (type == NULL) {
+		send_error(c, "missing_field", "type is required");
+	} else if (strcmp(type, "hello") == 0) {
+		on_hello(c, msg);
+	} else if (strcmp(type, "ping") == 0) {
+		json_t *id = json_object_get(msg, "id");
+		json_t *p = json_pack("{s:s, s:I, s:O?}", "type", "pong", "server_seq",
+		    (json_int_t)c->hub->last_seq, "id", id);
+		if (ctl_push(c, msg_json(p)) != 0)
+			c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+	} else {
+		send_error(c, "unknown_type", "known message types: hello, ping");
+	}
+	json_decref(msg);
+	return 0;
+}
+
+int
+hub_console_receive(struct hub_console *c, const void *data, size_t len, int first, int final)
+{
+	if (first) {
+		free(c->rx);
+		c->rx = NULL;
+		c->rx_len = 0;
+	}
+	if (c->rx_len + len > c->hub->o.max_message)
+		return LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+	c->rx = xrealloc(c->rx, c->rx_len + len + 1);
+	memcpy(c->rx + c->rx_len, data, len);
+	c->rx_len += len;
+	if (!final)
+		return 0;
+	if (!srv_utf8_valid(c->rx, c->rx_len))
+		return LWS_CLOSE_STATUS_INVALID_PAYLOAD;
+	int rc = on_message(c, c->rx, c->rx_len);
+	free(c->rx);
+	c->rx = NULL;
+	c->rx_len = 0;
+	return rc;
+}
+
+int
+hub_close_all(struct hub *h)
+{
+	int n = 0;
+	for (struct hub_console *c = h->consoles; c; c = c->next) {
+		c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+		wake(c);
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,69 @@
+/*
+ * hub.h - the WebSocket hub: live, seq-ordered, resumable push to consoles.
+ *
+ * Every committed change reaches hub_publish() once, in seq order, as the
+ * journal frame text. The hub keeps the newest frames in a ring of shared,
+ * reference-counted messages and fans each out to the live consoles.
+ *
+ * A console's life: it connects, says hello with the last seq it saw, and
+ * is either resumed (it then pulls exactly the events it missed, from the
+ * ring or, further back, from journal pages read off the loop) or sent a
+ * snapshot of the open incidents at some seq S followed by every event
+ * after S. Then it is live. A live console's queue is bounded in messages
+ * and bytes; when it overflows, the queue is dropped, the console is told
+ * {"type":"resync"} and goes back to pulling from where it really is. So a
+ * slow console costs a bounded amount of memory and never stalls others.
+ *
+ * Loop thread only. The struct lws pointers are the WebSocket connections.
+ */
+#ifndef HUB_H
+#define HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct lws;
+struct hub;
+struct hub_console;
+struct db_reader;
+
+struct hub_opts {
+	int ring;             /* frames kept in memory */
+	int queue_max;        /* per-console queued frames */
+	size_t queue_bytes;   /* per-console queued bytes */
+	int replay_max;       /* further behind than this gets a snapshot */
+	int snapshot_max;     /* incidents in a snapshot */
+	size_t max_message;   /* largest message a console may send */
+};
+
+struct hub_stats {
+	uint64_t consoles, published, frames_sent, bytes_sent, resyncs, snapshots, pages, closed_slow;
+	uint64_t queued_bytes; /* now, over all consoles */
+};
+
+struct hub *hub_new(uv_loop_t *loop, struct db_reader *reader, const struct hub_opts *opts,
+    int64_t last_seq);
+/* Free the hub; every console must be gone. */
+void hub_free(struct hub *h);
+/* The db_publish_fn: a committed change, in seq order. frame is copied. */
+void hub_publish(void *hub, int64_t seq, const char *frame, size_t len);
+int64_t hub_last_seq(const struct hub *h);
+void hub_get_stats(const struct hub *h, struct hub_stats *out);
+
+/* A WebSocket connection was established on /ws. */
+struct hub_console *hub_console_new(struct hub *h, struct lws *wsi, const char *peer);
+/*
+ * A fragment of a message arrived. Returns 0, or a close code (1009 too
+ * big, 1007 bad UTF-8, 1008 policy) after which the connection is closed.
+ */
+int hub_console_receive(struct hub_console *c, const void *data, size_t len, int first, int final);
+/* The connection is writable: send one frame. Returns 0 or -1 to close. */
+int hub_console_writable(struct hub_console *c);
+/* The connection is gone (closed by either side). */
+void hub_console_gone(struct hub_console *c);
+/* Ask every console to close with 1001 (going away). Returns how many are open. */
+int hub_close_all(struct hub *h);
+int hub_console_count(const struct hub *h);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * srv.h - the running server: what the loop thread owns.
+ *
+ * One struct srv per process. Only the loop thread touches it; the store
+ * writer and the read pool talk back through their own async hand-offs.
+ */
+#ifndef SRV_H
+#define SRV_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "gw_adapter.h"
+#include "incident.h"
+#include "srv_config.h"
+
+struct lws;
+struct lws_context;
+struct db_store;
+struct db_reader;
+struct hub;
+struct db_req;
+
+enum srv_method { SRV_GET, SRV_POST, SRV_PUT, SRV_PATCH, SRV_DELETE, SRV_OTHER };
+
+/* Per adapter intake counters, indexed like the adapter list. */
+struct srv_intake_stats {
+	uint64_t created, duplicate, rejected;
+};
+
+struct srv {
+	uv_loop_t *loop;
+	const struct srv_config *cfg;
+	struct lws_context *lws;
+	struct db_store *store;
+	struct db_reader *reader;
+	struct hub *hub;
+	const struct gw_adapter *const *adapters;
+	struct gw_host gw_host;
+	struct srv_intake_stats *intake; /* one per adapter */
+	int port;                        /* bound port */
+	int stopping;
+	int requests_live;               /* HTTP requests not yet answered in full */
+	uint64_t http_by_class[6];       /* responses by status class 1xx..5xx */
+	uint64_t start_ns;
+};
+
+/*
+ * One HTTP request and its response. Owned by the connection while it is
+ * open; if the client goes away while the request waits on the store or a
+ * read, wsi becomes NULL and the request frees itself when the answer
+ * arrives (a durable ack still happened; the client retries idempotently).
+ */
+struct srv_req {
+	struct srv *srv;
+	struct lws *wsi;
+	enum srv_method method;
+	char path[512];
+	char *args;             /* decoded "k=v" pairs, NUL-separated, double NUL at end */
+	char content_type[128];
+	char if_match[64];
+	char peer[64];
+	char *body;
+	size_t body_len, content_length;
+	int pending;            /* waiting for the store or a read */
+	int close_after;        /* close the connection after the response */
+
+	int status;
+	const char *resp_type;
+	char *resp;             /* with LWS_PRE bytes of headroom before resp + LWS_PRE */
+	size_t resp_len, resp_off;
+	char etag[32];
+	char location[96];
+	int headers_sent;
+};
+
+/* --- srv_http.c ------------------------------------------------------------ */
+/* Create the lws context on srv->loop. Returns 0 or -1 with *cause set. */
+int srv_http_start(struct srv *srv, char **cause);
+void srv_http_stop(struct srv *srv);
+/* Answer a request (JSON text, taken over). Safe after the client left. */
+void srv_reply(struct srv_req *req, int status, char *json_text);
+void srv_reply_json(struct srv_req *req, int status, json_t *body); /* steals body */
+void srv_reply_text(struct srv_req *req, int status, const char *type, const char *text, size_t len);
+/* Answer with the project's error body {"error":{"code","message","detail"}}. */
+void srv_reply_error(struct srv_req *req, int err, const char *cause);
+/* A query argument's decoded value, or NULL. */
+const char *srv_req_arg(const struct srv_req *req, const char *name);
+
+/* --- srv_api.c ------------------------------------------------------------- */
+/* Route a complete request (headers and body read). */
+void srv_api_dispatch(struct srv_req *req);
+/*
+ * Intake from inside the process (the demo): parse with the named adapter
+ * and submit. done gets the finished store request (free it with db_req_free).
+ */
+int srv_intake_local(struct srv *srv, const char *adapter, const char *actor, const char *body,
+    size_t len, void (*done)(struct db_req *), void *udata, char **cause);
+
+/* --- srv_metrics.c --------------------------------------------------------- */
+/* Prometheus text exposition of the server's counters; caller frees. */
+char *srv_metrics_render(struct srv *srv, size_t *len);
+
+/* --- srv_demo.c ------------------------------------------------------------ */
+int srv_demo_start(struct srv *srv);
+void srv_demo_stop(struct srv *srv);
+
+#endif

@@ -1,0 +1,543 @@
+/*
+ * srv_api.c - REST routes under /api/v1, /healthz and /metrics.
+ *
+ * Every handler validates completely before it submits anything, so bad
+ * input gets a clear error and changes nothing. Mutations go to the store
+ * writer and are answered only once committed; reads go to the read pool.
+ */
+#include "srv.h"
+#include "db_read.h"
+#include "db_store.h"
+#include "hub.h"
+#include "srv_error.h"
+#include "srv_log.h"
+#include "srv_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- helpers --------------------------------------------------------------- */
+
+static json_t *
+parse_body(struct srv_req *req, int *err, char **cause)
+{
+	if (req->body_len == 0) {
+		*err = srv_fail(cause, SRV_E_BAD_JSON, "the request needs a JSON body");
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL)
+		*err = srv_fail(cause, SRV_E_BAD_JSON, "line %d column %d: %s", jerr.line, jerr.column,
+		    jerr.text);
+	return j;
+}
+
+/* Does the request's Content-Type name this media type (parameters ignored)? */
+static int
+content_type_is(const struct srv_req *req, const char *want)
+{
+	size_t n = strlen(want);
+	return strncasecmp(req->content_type, want, n) == 0 &&
+	    (req->content_type[n] == '\0' || req->content_type[n] == ';' ||
+		req->content_type[n] == ' ');
+}
+
+static int
+parse_id(const char *s, int64_t *out)
+{
+	if (*s < '1' || *s > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void
+fail(struct srv_req *req, int err, char *cause)
+{
+	srv_reply_error(req, err, cause);
+	free(cause);
+}
+
+static const char *
+peer_actor(struct srv_req *req, char *buf, size_t len)
+{
+	/* Until identities arrive (sign-in), a console's changes carry its address. */
+	snprintf(buf, len, "console@%s", req->peer[0] ? req->peer : "unknown");
+	return buf;
+}
+
+/* --- store round trips ------------------------------------------------------ */
+
+static void
+write_done(struct db_req *r)
+{
+	struct srv_req *req = r->udata;
+	struct srv *srv = req->srv;
+	if (r->op == DB_OP_CREATE && r->inc.source) {
+		for (int i = 0; srv->adapters[i]; i++)
+			if (strcmp(srv->adapters[i]->name, r->inc.source) == 0) {
+				if (r->err)
+					srv->intake[i].rejected++;
+				else if (r->existed)
+					srv->intake[i].duplicate++;
+				else
+					srv->intake[i].created++;
+			}
+	}
+	if (r->err == SRV_E_STALE) {
+		json_t *e = json_pack("{s:s, s:s, s:s?}", "code", srv_err_code(r->err), "message",
+		    srv_err_msg(r->err), "detail", r->cause);
+		snprintf(req->etag, sizeof req->etag, "\"%lld\"", (long long)r->inc.version);
+		srv_reply_json(req, 412, json_pack("{s:o, s:o}", "error", e, "current",
+		    inc_to_json(&r->inc)));
+	} else if (r->err) {
+		srv_reply_error(req, r->err, r->cause);
+	} else {
+		char when[40];
+		srv_fmt_time(r->committed_at, 1, when, sizeof when);
+		json_t *o = json_pack("{s:o, s:b, s:I, s:s}", "incident", inc_to_json(&r->inc),
+		    "duplicate", r->existed, "seq", (json_int_t)r->seq, "committed_at", when);
+		snprintf(req->etag, sizeof req->etag, "\"%lld\"", (long long)r->inc.version);
+		int created = r->op == DB_OP_CREATE && !r->existed;
+		if (created)
+			snprintf(req->location, sizeof req->location, "/api/v1/incidents/%lld",
+			    (long long)r->inc.id);
+		srv_reply_json(req, created ? 201 : 200, o);
+	}
+	db_req_free(r);
+}
+
+static void
+submit_write(struct srv_req *req, struct db_req *r)
+{
+	r->done = write_done;
+	r->udata = req;
+	req->pending = 1;
+	int rc = db_store_submit(req->srv->store, r);
+	if (rc) {
+		req->pending = 0;
+		db_req_free(r);
+		srv_reply_error(req, rc, rc == SRV_E_OVERLOADED ? "the store's backlog is full" : NULL);
+	}
+}
+
+static void
+read_done(struct db_query *q)
+{
+	struct srv_req *req = q->udata;
+	if (q->err) {
+		srv_reply_error(req, q->err, q->cause);
+	} else {
+		if (q->kind == DBQ_GET)
+			snprintf(req->etag, sizeof req->etag, "\"%lld\"", (long long)q->version);
+		srv_reply_text(req, 200, "application/json", q->body, q->body_len);
+	}
+	db_query_free(q);
+}
+
+static void
+submit_read(struct srv_req *req, struct db_query *q, void (*done)(struct db_query *))
+{
+	q->done = done ? done : read_done;
+	q->udata = req;
+	req->pending = 1;
+	if (db_query_submit(req->srv->reader, q) != 0) {
+		req->pending = 0;
+		db_query_free(q);
+		srv_reply_error(req, SRV_E_SHUTTING_DOWN, NULL);
+	}
+}
+
+/* --- intake ------------------------------------------------------------------ */
+
+static int
+host_intake(struct srv *srv, const struct gw_adapter *a, const char *actor, const char *body,
+    size_t len, struct db_req **out, char **cause)
+{
+	struct incident inc;
+	memset(&inc, 0, sizeof inc);
+	int rc = a->parse(&srv->gw_host, body, len, &inc, cause);
+	if (rc)
+		return rc;
+	struct db_req *r = db_req_new(DB_OP_CREATE, actor);
+	r->inc = inc;
+	free(r->inc.source);
+	r->inc.source = xstrdup(a->name);
+	*out = r;
+	return 0;
+}
+
+static int
+adapter_index(struct srv *srv, const struct gw_adapter *a)
+{
+	for (int i = 0; srv->adapters[i]; i++)
+		if (srv->adapters[i] == a)
+			return i;
+	return -1;
+}
+
+static void
+api_intake(struct srv_req *req, const char *name)
+{
+	struct srv *srv = req->srv;
+	const struct gw_adapter *a = gw_registry_find(srv->adapters, name);
+	if (a == NULL) {
+		fail(req, SRV_E_UNKNOWN_ADAPTER, xasprintf("no adapter named '%s'", name));
+		return;
+	}
+	if (req->method != SRV_POST) {
+		fail(req, SRV_E_METHOD, xstrdup("intake takes POST"));
+		return;
+	}
+	if (!content_type_is(req, a->content_type)) {
+		srv->intake[adapter_index(srv, a)].rejected++;
+		fail(req, SRV_E_BAD_CONTENT_TYPE, xasprintf("adapter %s takes Content-Type %s", a->name,
+		    a->content_type));
+		return;
+	}
+	char *cause = NULL, actor[64];
+	snprintf(actor, sizeof actor, "gateway:%s", a->name);
+	struct db_req *r = NULL;
+	int rc = host_intake(srv, a, actor, req->body ? req->body : "", req->body_len, &r, &cause);
+	if (rc) {
+		srv->intake[adapter_index(srv, a)].rejected++;
+		log_info("api", "intake refused|adapter=%s peer=%s code=%s detail=\"%s\"", a->name,
+		    req->peer, srv_err_code(rc), cause ? cause : "");
+		fail(req, rc, cause);
+		return;
+	}
+	submit_write(req, r);
+}
+
+int
+srv_intake_local(struct srv *srv, const char *adapter, const char *actor, const char *body,
+    size_t len, void (*done)(struct db_req *), void *udata, char **cause)
+{
+	const struct gw_adapter *a = gw_registry_find(srv->adapters, adapter);
+	if (a == NULL)
+		return srv_fail(cause, SRV_E_UNKNOWN_ADAPTER, "no adapter named '%s'", adapter);
+	struct db_req *r = NULL;
+	int rc = host_intake(srv, a, actor, body, len, &r, cause);
+	if (rc)
+		return rc;
+	r->done = done;
+	r->udata = udata;
+	rc = db_store_submit(srv->store, r);
+	if (rc)
+		db_req_free(r);
+	return rc;
+}
+
+/* --- incidents ------------------------------------------------------------------ */
+
+static void
+api_create(struct srv_req *req)
+{
+	if (!content_type_is(req, "application/json")) {
+		fail(req, SRV_E_BAD_CONTENT_TYPE, xstrdup("send application/json"));
+		return;
+	}
+	int err = 0;
+	char *cause = NULL;
+	json_t *j = parse_body(req, &err, &cause);
+	if (j == NULL) {
+		fail(req, err, cause);
+		return;
+	}
+	char actor[96];
+	struct db_req *r = db_req_new(DB_OP_CREATE, peer_actor(req, actor, sizeof actor));
+	err = inc_from_json(j, &r->inc, &cause);
+	json_decref(j);
+	if (err) {
+		db_req_free(r);
+		fail(req, err, cause);
+		return;
+	}
+	r->inc.source = xstrdup("manual");
+	if (r->inc.reported_at == 0)
+		r->inc.reported_at = srv_now_us();
+	submit_write(req, r);
+}
+
+static int
+parse_if_match(const char *s, int64_t *out)
+{
+	char buf[64];
+	size_t n = strlen(s);
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		snprintf(buf, sizeof buf, "%.*s", (int)(n - 2), s + 1);
+		s = buf;
+	} else if (n >= 4 && strncmp(s, "W/\"", 3) == 0) {
+		return -1; /* weak tags cannot guard a write */
+	}
+	return parse_id(s, out);
+}
+
+static void
+api_patch(struct srv_req *req, int64_t id)
+{
+	if (!content_type_is(req, "application/json") &&
+	    !content_type_is(req, "application/merge-patch+json")) {
+		fail(req, SRV_E_BAD_CONTENT_TYPE, xstrdup("send application/json"));
+		return;
+	}
+	int64_t version;
+	if (req->if_match[0] == '\0') {
+		fail(req, SRV_E_PRECONDITION,
+		    xstrdup("send If-Match with the version you edited, e.g. If-Match: \"3\""));
+		return;
+	}
+	if (parse_if_match(req->if_match, &version) != 0) {
+		fail(req, SRV_E_PRECONDITION, xasprintf("If-Match '%s' is not a version", req->if_match));
+		return;
+	}
+	int err = 0;
+	char *cause = NULL;
+	json_t *j = parse_body(req, &err, &cause);
+	if (j == NULL) {
+		fail(req, err, cause);
+		return;
+	}
+	char actor[96];
+	struct db_req *r = db_req_new(DB_OP_PATCH, peer_actor(req, actor, sizeof actor));
+	err = inc_patch_from_json(j, &r->patch, &cause);
+	json_decref(j);
+	if (err) {
+		db_req_free(r);
+		fail(req, err, cause);
+		return;
+	}
+	r->id = id;
+	r->if_version = version;
+	submit_write(req, r);
+}
+
+static int
+arg_enum(struct srv_req *req, const char *name, int (*parse)(const char *), int *out)
+{
+	const char *v = srv_req_arg(req, name);
+	if (v == NULL)
+		return 0;
+	int n = parse(v);
+	if (n < 0) {
+		fail(req, SRV_E_BAD_QUERY, xasprintf("%s '%s' is not a known value", name, v));
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int
+arg_time(struct srv_req *req, const char *name, int64_t *out)
+{
+	const char *v = srv_req_arg(req, name);
+	if (v && srv_parse_time(v, out) != 0) {
+		fail(req, SRV_E_BAD_QUERY, xasprintf("%s must be an RFC 3339 time", name));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+arg_int(struct srv_req *req, const char *name, int64_t lo, int64_t hi, int64_t *out)
+{
+	const char *v = srv_req_arg(req, name);
+	if (v == NULL)
+		return 0;
+	char *end;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno || *v == '\0' || *end != '\0' || n < lo || n > hi) {
+		fail(req, SRV_E_BAD_QUERY, xasprintf("%s must be a whole number from %lld to %lld", name,
+		    (long long)lo, (long long)hi));
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static void
+api_list(struct srv_req *req)
+{
+	struct db_query *q = db_query_new(DBQ_LIST);
+	struct db_list_filter *f = &q->filter;
+	int64_t limit = 100, prio = 0, before = 0, open = 0;
+	const char *status = srv_req_arg(req, "status");
+	if (arg_enum(req, "line", inc_line_parse, &f->line) ||
+	    arg_enum(req, "category", inc_category_parse, &f->category) ||
+	    arg_int(req, "limit", 1, 500, &limit) || arg_int(req, "priority_max", 1, 4, &prio) ||
+	    arg_int(req, "before", 1, INT64_MAX, &before) || arg_int(req, "open", 0, 1, &open) ||
+	    arg_time(req, "since", &f->since) || arg_time(req, "until", &f->until)) {
+		db_query_free(q);
+		return;
+	}
+	if (status) {
+		/* A comma-separated set: status=new,acknowledged */
+		char *copy = xstrdup(status), *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			int n = inc_status_parse(t);
+			if (n < 0) {
+				fail(req, SRV_E_BAD_QUERY, xasprintf("status '%s' is not a known value", t));
+				free(copy);
+				db_query_free(q);
+				return;
+			}
+			f->status_mask |= 1u << n;
+		}
+		free(copy);
+	}
+	const char *source = srv_req_arg(req, "source");
+	if (source)
+		f->source = xstrdup(source);
+	f->limit = (int)limit;
+	f->priority_max = (int)prio;
+	f->before_id = before;
+	f->open_only = (int)open;
+	submit_read(req, q, NULL);
+}
+
+/* Frames are JSON already: the body is built by concatenation, not re-encoding. */
+static void
+journal_done(struct db_query *q)
+{
+	struct srv_req *req = q->udata;
+	if (q->err) {
+		srv_reply_error(req, q->err, q->cause);
+		db_query_free(q);
+		return;
+	}
+	size_t cap = 64, len;
+	for (int i = 0; i < q->nframes; i++)
+		cap += q->frame_lens[i] + 1;
+	char *buf = xmalloc(cap);
+	len = (size_t)sprintf(buf, "{\"last_seq\":%lld,\"events\":[", (long long)q->seq);
+	for (int i = 0; i < q->nframes; i++) {
+		if (i)
+			buf[len++] = ',';
+		memcpy(buf + len, q->frames[i], q->frame_lens[i]);
+		len += q->frame_lens[i];
+	}
+	memcpy(buf + len, "]}", 3);
+	srv_reply_text(req, 200, "application/json", buf, len + 2);
+	free(buf);
+	db_query_free(q);
+}
+
+static void
+api_journal(struct srv_req *req)
+{
+	int64_t after = 0, limit = 100;
+	if (arg_int(req, "after", 0, INT64_MAX, &after) || arg_int(req, "limit", 1, 1000, &limit))
+		return;
+	struct db_query *q = db_query_new(DBQ_JOURNAL);
+	q->after_seq = after;
+	q->limit = (int)limit;
+	submit_read(req, q, journal_done);
+}
+
+static void
+api_adapters(struct srv_req *req)
+{
+	json_t *arr = json_array();
+	for (int i = 0; req->srv->adapters[i]; i++) {
+		const struct gw_adapter *a = req->srv->adapters[i];
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s+}", "name", a->name, "summary",
+		    a->summary, "content_type", a->content_type, "endpoint", "/api/v1/intake/", a->name));
+	}
+	srv_reply_json(req, 200, json_pack("{s:o}", "adapters", arr));
+}
+
+static void
+api_health(struct srv_req *req)
+{
+	struct srv *srv = req->srv;
+	json_t *o = json_pack("{s:s, s:I, s:i, s:i}", "status", srv->stopping ? "stopping" : "ok",
+	    "seq", (json_int_t)hub_last_seq(srv->hub), "store_backlog", db_store_backlog(srv->store),
+	    "consoles", hub_console_count(srv->hub));
+	srv_reply_json(req, srv->stopping ? 503 : 200, o);
+}
+
+static void
+api_metrics(struct srv_req *req)
+{
+	size_t len;
+	char *text = srv_metrics_render(req->srv, &len);
+	srv_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	free(text);
+}
+
+/* --- routing ---------------------------------------------------------------------- */
+
+void
+srv_api_dispatch(struct srv_req *req)
+{
+	const char *p = req->path;
+	enum srv_method m = req->method;
+	if (strcmp(p, "/healthz") == 0 && m == SRV_GET) {
+		api_health(req);
+		return;
+	}
+	if (strcmp(p, "/metrics") == 0 && m == SRV_GET) {
+		api_metrics(req);
+		return;
+	}
+	if (strncmp(p, "/api/v1/intake/", 15) == 0) {
+		api_intake(req, p + 15);
+		return;
+	}
+	if (strcmp(p, "/api/v1/incidents") == 0) {
+		if (m == SRV_GET)
+			api_list(req);
+		else if (m == SRV_POST)
+			api_create(req);
+		else
+			fail(req, SRV_E_METHOD, xstrdup("use GET or POST"));
+		return;
+	}
+	if (strncmp(p, "/api/v1/incidents/", 18) == 0) {
+		char idbuf[32];
+		const char *rest = p + 18, *slash = strchr(rest, '/');
+		size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+		int64_t id;
+		snprintf(idbuf, sizeof idbuf, "%.*s", (int)(n < sizeof idbuf ? n : sizeof idbuf - 1), rest);
+		if (n >= sizeof idbuf || parse_id(idbuf, &id) != 0) {
+			fail(req, SRV_E_NOT_FOUND, xasprintf("'%s' is not an incident id", idbuf));
+			return;
+		}
+		if (slash == NULL) {
+			if (m == SRV_GET) {
+				struct db_query *q = db_query_new(DBQ_GET);
+				q->id = id;
+				submit_read(req, q, NULL);
+			} else if (m == SRV_PATCH) {
+				api_patch(req, id);
+			} else {
+				fail(req, SRV_E_METHOD, xstrdup("use GET or PATCH"));
+			}
+			return;
+		}
+		if (strcmp(slash, "/history") == 0 && m == SRV_GET) {
+			struct db_query *q = db_query_new(DBQ_HISTORY);
+			q->id = id;
+			submit_read(req, q, NULL);
+			return;
+		}
+	}
+	if (strcmp(p, "/api/v1/journal") == 0 && m == SRV_GET) {
+		api_journal(req);
+		return;
+	}
+	if (strcmp(p, "/api/v1/adapters") == 0 && m == SRV_GET) {
+		api_adapters(req);
+		return;
+	}
+	fail(req, SRV_E_NO_ROUTE, xasprintf("no endpoint %s", p));
+}

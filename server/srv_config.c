@@ -1,0 +1,210 @@
+/* srv_config.c - see srv_config.h. */
+#include "srv_config.h"
+#include "srv_error.h"
+#include "srv_log.h"
+#include "srv_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum ctype { C_STR, C_INT, C_SIZE };
+
+struct centry {
+	const char *key;
+	enum ctype type;
+	size_t off;
+	const char *def;
+	int64_t min, max;
+	const char *doc;
+};
+
+#define OFF(f) offsetof(struct srv_config, f)
+static const struct centry entries[] = {
+	{ "listen.address", C_STR, OFF(listen_address), "127.0.0.1", 0, 0,
+	    "Address the HTTP/WebSocket listener binds to." },
+	{ "listen.port", C_INT, OFF(port), "8080", 0, 65535,
+	    "TCP port of the listener (0 picks a free port, logged at start)." },
+	{ "data.dir", C_STR, OFF(data_dir), "./data", 0, 0,
+	    "Folder for the SQLite store (liandong.db and its WAL)." },
+	{ "console.dir", C_STR, OFF(console_dir), "./web-console", 0, 0,
+	    "Folder of the web console's static files, served at /." },
+	{ "log.level", C_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug." },
+	{ "http.max_body", C_SIZE, OFF(http_max_body), "1M", 1024, 64 << 20,
+	    "Largest accepted request body; larger gets 413." },
+	{ "http.max_conns", C_INT, OFF(http_max_conns), "4096", 16, 1000000,
+	    "Most simultaneous connections (HTTP and WebSocket)." },
+	{ "ws.max_message", C_SIZE, OFF(ws_max_message), "64K", 256, 16 << 20,
+	    "Largest WebSocket message a console may send; larger is closed with 1009." },
+	{ "ws.queue_max", C_INT, OFF(ws_queue_max), "512", 4, 1000000,
+	    "Most events queued for one console before it is cut over to catch-up." },
+	{ "ws.queue_bytes", C_SIZE, OFF(ws_queue_bytes), "2M", 4096, 1 << 30,
+	    "Most bytes queued for one console before it is cut over to catch-up." },
+	{ "hub.ring", C_INT, OFF(hub_ring), "8192", 16, 10000000,
+	    "Recent events kept in memory for consoles that resume or catch up." },
+	{ "hub.replay_max", C_INT, OFF(hub_replay_max), "20000", 0, 100000000,
+	    "A console further behind than this many events gets a fresh snapshot." },
+	{ "hub.snapshot_max", C_INT, OFF(hub_snapshot_max), "5000", 1, 1000000,
+	    "Most open incidents in one snapshot (newest first; marked truncated)." },
+	{ "store.batch_max", C_INT, OFF(store_batch_max), "1024", 1, 100000,
+	    "Most requests committed in one transaction (group commit)." },
+	{ "store.backlog_max", C_INT, OFF(store_backlog_max), "20000", 1, 10000000,
+	    "Most requests waiting for the writer; beyond it intake gets 503." },
+	{ "store.read_conns", C_INT, OFF(store_read_conns), "4", 1, 64,
+	    "Read-only SQLite connections for lists, history and resume." },
+	{ "demo.interval_ms", C_INT, OFF(demo_interval_ms), "4000", 100, 3600000,
+	    "In `liandong demo`, mean time between simulated reports." },
+};
+#define NENTRIES (sizeof entries / sizeof entries[0])
+
+static int
+parse_size(const char *v, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno || end == v || n < 0)
+		return -1;
+	int64_t mult = 1;
+	if (*end == 'K' || *end == 'k')
+		mult = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1024 * 1024 * 1024, end++;
+	if (*end != '\0')
+		return -1;
+	*out = (int64_t)n * mult;
+	return 0;
+}
+
+static int
+apply(struct srv_config *cfg, const char *key, const char *val, char **cause)
+{
+	for (size_t i = 0; i < NENTRIES; i++) {
+		const struct centry *e = &entries[i];
+		if (strcmp(e->key, key) != 0)
+			continue;
+		char *field = (char *)cfg + e->off;
+		if (e->type == C_STR) {
+			free(*(char **)field);
+			*(char **)field = xstrdup(val);
+			if (strcmp(key, "log.level") == 0 && srv_log_parse_level(val) < 0)
+				return srv_fail(cause, SRV_E_CONFIG,
+				    "log.level must be error, warn, info or debug, not '%s'", val);
+			return 0;
+		}
+		int64_t n;
+		if (parse_size(val, &n) != 0 || (e->type == C_INT && strpbrk(val, "KkMmGg")))
+			return srv_fail(cause, SRV_E_CONFIG, "%s: '%s' is not a %s", key, val,
+			    e->type == C_INT ? "whole number" : "size (e.g. 64K, 1M)");
+		if (n < e->min || n > e->max)
+			return srv_fail(cause, SRV_E_CONFIG, "%s: %lld is outside %lld..%lld", key,
+			    (long long)n, (long long)e->min, (long long)e->max);
+		if (e->type == C_INT)
+			*(int *)field = (int)n;
+		else
+			*(int64_t *)field = n;
+		return 0;
+	}
+	return srv_fail(cause, SRV_E_CONFIG, "unknown key '%s'", key);
+}
+
+void
+srv_config_defaults(struct srv_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	for (size_t i = 0; i < NENTRIES; i++) {
+		char *cause = NULL;
+		if (apply(cfg, entries[i].key, entries[i].def, &cause) != 0) {
+			fprintf(stderr, "bad default: %s\n", cause);
+			abort();
+		}
+	}
+}
+
+static char *
+trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+srv_config_set(struct srv_config *cfg, const char *assignment, char **cause)
+{
+	char *copy = xstrdup(assignment);
+	char *eq = strchr(copy, '=');
+	int rc;
+	if (eq == NULL) {
+		rc = srv_fail(cause, SRV_E_CONFIG, "'%s' is not key=value", assignment);
+	} else {
+		*eq = '\0';
+		rc = apply(cfg, trim(copy), trim(eq + 1), cause);
+	}
+	free(copy);
+	return rc;
+}
+
+int
+srv_config_load(struct srv_config *cfg, const char *path, char **cause)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return srv_fail(cause, SRV_E_CONFIG, "%s: %s", path, strerror(errno));
+	char line[4096];
+	int lineno = 0, rc = 0;
+	while (rc == 0 && fgets(line, sizeof line, f)) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *s = trim(line);
+		if (*s == '\0')
+			continue;
+		char *inner = NULL;
+		rc = srv_config_set(cfg, s, &inner);
+		if (rc != 0)
+			srv_fail(cause, rc, "%s:%d: %s", path, lineno, inner);
+		free(inner);
+	}
+	fclose(f);
+	return rc;
+}
+
+void
+srv_config_print(const struct srv_config *cfg, void *file)
+{
+	FILE *f = file;
+	fprintf(f, "# liandong configuration: key = value; '#' starts a comment.\n"
+		   "# Sizes take K, M or G. Flags: --config FILE, --set key=value.\n");
+	for (size_t i = 0; i < NENTRIES; i++) {
+		const struct centry *e = &entries[i];
+		const char *field = (const char *)cfg + e->off;
+		fprintf(f, "\n# %s (default %s)\n", e->doc, e->def);
+		if (e->type == C_STR)
+			fprintf(f, "%s = %s\n", e->key, *(char *const *)field);
+		else if (e->type == C_INT)
+			fprintf(f, "%s = %d\n", e->key, *(const int *)field);
+		else
+			fprintf(f, "%s = %lld\n", e->key, (long long)*(const int64_t *)field);
+	}
+}
+
+void
+srv_config_free(struct srv_config *cfg)
+{
+	for (size_t i = 0; i < NENTRIES; i++)
+		if (entries[i].type == C_STR) {
+			char **p = (char **)((char *)cfg + entries[i].off);
+			free(*p);
+			*p = NULL;
+		}
+}

@@ -1,0 +1,47 @@
+/*
+ * srv_config.h - server configuration: documented defaults, a file, flags.
+ *
+ * The file is "key = value" lines with '#' comments. Every key has a default,
+ * a range and a line of documentation in one table (srv_config.c), which is
+ * also what `liandong config` prints, so the documentation cannot drift from
+ * the code. Later sources override earlier ones: defaults, file, --set flags.
+ */
+#ifndef SRV_CONFIG_H
+#define SRV_CONFIG_H
+
+#include <stdint.h>
+
+struct srv_config {
+	char *listen_address;
+	int port;
+	char *data_dir;
+	char *console_dir;
+	char *log_level;
+	int64_t http_max_body;
+	int http_max_conns;
+	int64_t ws_max_message;
+	int ws_queue_max;
+	int64_t ws_queue_bytes;
+	int hub_ring;
+	int hub_replay_max;
+	int hub_snapshot_max;
+	int store_batch_max;
+	int store_backlog_max;
+	int store_read_conns;
+	int demo_interval_ms;
+};
+
+/* Fill cfg with the defaults. Strings are allocated; free with srv_config_free. */
+void srv_config_defaults(struct srv_config *cfg);
+/*
+ * Apply a config file. On error returns SRV_E_CONFIG with *cause naming the
+ * file, line and reason; cfg may be partly changed, so callers exit.
+ */
+int srv_config_load(struct srv_config *cfg, const char *path, char **cause);
+/* Apply one "key=value" (the --set flag). */
+int srv_config_set(struct srv_config *cfg, const char *assignment, char **cause);
+/* Print every key with its documentation and current value, as a config file. */
+void srv_config_print(const struct srv_config *cfg, void *file /* FILE * */);
+void srv_config_free(struct srv_config *cfg);
+
+#endif

@@ -1,0 +1,471 @@
+/*
+ * srv_http.c - libwebsockets on the libuv loop: HTTP requests, static
+ * files, and the /ws WebSocket handed to the hub.
+ *
+ * A request's headers arrive in LWS_CALLBACK_HTTP, its body (which must have
+ * a Content-Length: chunked bodies are refused with 411) in HTTP_BODY, and
+ * it is routed at HTTP_BODY_COMPLETION (or at once when it has no body).
+ * Handlers answer later through srv_reply(); the response is written from
+ * HTTP_WRITEABLE in bounded chunks, one lws_write per callback.
+ */
+#include "srv.h"
+#include "hub.h"
+#include "srv_error.h"
+#include "srv_log.h"
+#include "srv_util.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 32768
+
+struct http_pss {
+	struct srv_req *req;
+};
+
+struct ws_pss {
+	struct hub_console *c;
+	int in_msg;
+};
+
+static struct srv *
+srv_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+static void
+req_free(struct srv_req *req)
+{
+	req->srv->requests_live--;
+	free(req->args);
+	free(req->body);
+	free(req->resp);
+	free(req);
+}
+
+const char *
+srv_req_arg(const struct srv_req *req, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *a = req->args; a && *a; a += strlen(a) + 1)
+		if (strncmp(a, name, n) == 0 && a[n] == '=')
+			return a + n + 1;
+	return NULL;
+}
+
+void
+srv_reply_text(struct srv_req *req, int status, const char *type, const char *text, size_t len)
+{
+	req->pending = 0;
+	if (req->wsi == NULL) {
+		req_free(req);
+		return;
+	}
+	req->status = status;
+	req->resp_type = type;
+	free(req->resp);
+	req->resp = xmalloc(LWS_PRE + len + 1);
+	memcpy(req->resp + LWS_PRE, text, len);
+	req->resp_len = len;
+	req->resp_off = 0;
+	int cls = status / 100;
+	if (cls >= 1 && cls <= 5)
+		req->srv->http_by_class[cls]++;
+	lws_callback_on_writable(req->wsi);
+}
+
+void
+srv_reply(struct srv_req *req, int status, char *json_text)
+{
+	srv_reply_text(req, status, "application/json", json_text, strlen(json_text));
+	free(json_text);
+}
+
+void
+srv_reply_json(struct srv_req *req, int status, json_t *body)
+{
+	char *s = json_dumps(body, SRV_JSON_FLAGS);
+	json_decref(body);
+	srv_reply(req, status, s);
+}
+
+void
+srv_reply_error(struct srv_req *req, int err, const char *cause)
+{
+	json_t *e = json_pack("{s:s, s:s}", "code", srv_err_code(err), "message", srv_err_msg(err));
+	if (cause)
+		json_object_set_new(e, "detail", json_string(cause));
+	srv_reply_json(req, srv_err_status(err), json_pack("{s:o}", "error", e));
+}
+
+static enum srv_method
+method_of(int m)
+{
+	switch (m) {
+	case LWSHUMETH_GET: return SRV_GET;
+	case LWSHUMETH_POST: return SRV_POST;
+	case LWSHUMETH_PUT: return SRV_PUT;
+	case LWSHUMETH_PATCH: return SRV_PATCH;
+	case LWSHUMETH_DELETE: return SRV_DELETE;
+	default: return SRV_OTHER;
+	}
+}
+
+/* Collect the decoded query arguments as "k=v\0k=v\0\0". */
+static char *
+collect_args(struct lws *wsi)
+{
+	size_t cap = 256, len = 0;
+	char *out = xmalloc(cap), frag[1024];
+	for (int i = 0;; i++) {
+		int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			break;
+		if (len + (size_t)n + 2 > cap) {
+			cap = (len + (size_t)n + 2) * 2;
+			out = xrealloc(out, cap);
+		}
+		memcpy(out + len, frag, (size_t)n + 1);
+		len += (size_t)n + 1;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static void
+copy_hdr(struct lws *wsi, enum lws_token_indexes tok, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (lws_hdr_total_length(wsi, tok) > 0 && lws_hdr_copy(wsi, buf, (int)len, tok) < 0)
+		buf[0] = '\0';
+}
+
+/* Headers are in: decide whether to read a body, refuse, or route now. */
+static int
+http_begin(struct lws *wsi, struct http_pss *pss)
+{
+	struct srv *srv = srv_of(wsi);
+	struct srv_req *req = xcalloc(1, sizeof *req);
+	srv->requests_live++;
+	req->srv = srv;
+	req->wsi = wsi;
+	pss->req = req;
+	char *uri = NULL;
+	int ulen = 0;
+	int m = lws_http_get_uri_and_method(wsi, &uri, &ulen);
+	req->method = method_of(m);
+	snprintf(req->path, sizeof req->path, "%.*s", uri ? ulen : 0, uri ? uri : "");
+	req->args = collect_args(wsi);
+	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, req->content_type, sizeof req->content_type);
+	copy_hdr(wsi, WSI_TOKEN_HTTP_IF_MATCH, req->if_match, sizeof req->if_match);
+	lws_get_peer_simple(wsi, req->peer, sizeof req->peer);
+
+	if (srv->stopping) {
+		req->close_after = 1;
+		srv_reply_error(req, SRV_E_SHUTTING_DOWN, NULL);
+		return 0;
+	}
+	int has_body = req->method == SRV_POST || req->method == SRV_PUT || req->method == SRV_PATCH;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+		/* Chunked bodies are not read: the client must say how long the body is. */
+		req->close_after = 1;
+		srv_reply_error(req, SRV_E_LENGTH_REQUIRED,
+		    "send the body with a Content-Length header, not chunked");
+		return 0;
+	}
+	char cl[32];
+	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
+	if (cl[0] == '\0') {
+		if (has_body) {
+			req->close_after = 1;
+			srv_reply_error(req, SRV_E_LENGTH_REQUIRED, NULL);
+			return 0;
+		}
+		srv_api_dispatch(req);
+		return 0;
+	}
+	char *end;
+	unsigned long long n = strtoull(cl, &end, 10);
+	if (*end != '\0' || end == cl) {
+		req->close_after = 1;
+		srv_reply_error(req, SRV_E_LENGTH_REQUIRED, "Content-Length is not a number");
+		return 0;
+	}
+	if (n > (unsigned long long)srv->cfg->http_max_body) {
+		req->close_after = 1;
+		char *why = xasprintf("the body is %llu bytes; the limit is %lld", n,
+		    (long long)srv->cfg->http_max_body);
+		srv_reply_error(req, SRV_E_TOO_LARGE, why);
+		free(why);
+		return 0;
+	}
+	req->content_length = (size_t)n;
+	if (n == 0) {
+		srv_api_dispatch(req);
+		return 0;
+	}
+	req->body = xmalloc((size_t)n + 1);
+	return 0;
+}
+
+static int
+http_body(struct srv_req *req, const void *in, size_t len)
+{
+	if (req->body == NULL || req->status)
+		return 0; /* already answered (e.g. refused); discard */
+	if (req->body_len + len > req->content_length)
+		return -1; /* more than announced: protocol error, drop the connection */
+	memcpy(req->body + req->body_len, in, len);
+	req->body_len += len;
+	return 0;
+}
+
+static int
+http_writeable(struct lws *wsi, struct http_pss *pss)
+{
+	struct srv_req *req = pss->req;
+	if (req == NULL || req->status == 0)
+		return 0;
+	if (!req->headers_sent) {
+		unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start,
+						     *end = hb + sizeof hb - 1;
+		if (lws_add_http_common_headers(wsi, (unsigned)req->status, req->resp_type,
+			req->resp_len, &p, end))
+			return 1;
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+			(const unsigned char *)"no-store", 8, &p, end))
+			return 1;
+		if (req->etag[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)"etag:",
+					(const unsigned char *)req->etag, (int)strlen(req->etag), &p, end))
+			return 1;
+		if (req->location[0] &&
+		    lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
+			(const unsigned char *)req->location, (int)strlen(req->location), &p, end))
+			return 1;
+		if (req->close_after &&
+		    lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+			(const unsigned char *)"close", 5, &p, end))
+			return 1;
+		if (lws_finalize_write_http_header(wsi, start, &p, end))
+			return 1;
+		req->headers_sent = 1;
+		if (req->resp_len) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	} else {
+		size_t n = req->resp_len - req->resp_off;
+		if (n > CHUNK)
+			n = CHUNK;
+		int final = req->resp_off + n == req->resp_len;
+		/* lws may write a frame header before the data: give it headroom. */
+		unsigned char *buf = (unsigned char *)req->resp + req->resp_off;
+		unsigned char saved[LWS_PRE];
+		memcpy(saved, buf, LWS_PRE);
+		int w = lws_write(wsi, buf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+		memcpy(buf, saved, LWS_PRE);
+		if (w < (int)n)
+			return -1;
+		req->resp_off += n;
+		if (!final) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	}
+	int close_after = req->close_after;
+	pss->req = NULL;
+	req_free(req);
+	if (close_after)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static void
+http_detach(struct http_pss *pss)
+{
+	struct srv_req *req = pss->req;
+	if (req == NULL)
+		return;
+	pss->req = NULL;
+	if (req->pending)
+		req->wsi = NULL; /* freed when its answer arrives */
+	else
+		req_free(req);
+}
+
+static int
+cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct http_pss *pss = user;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* A WebSocket upgrade that did not ask for liandong.v1. */
+		return -1;
+	case LWS_CALLBACK_HTTP:
+		http_detach(pss);
+		return http_begin(wsi, pss);
+	case LWS_CALLBACK_HTTP_BODY:
+		return pss->req ? http_body(pss->req, in, len) : 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss->req && pss->req->status == 0 && !pss->req->pending)
+			srv_api_dispatch(pss->req);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return http_writeable(wsi, pss);
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		http_detach(pss);
+		break;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static int
+cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct ws_pss *pss = user;
+	struct srv *srv;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		char uri[64];
+		srv = srv_of(wsi);
+		copy_hdr(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri);
+		if (srv->stopping || strcmp(uri, "/ws") != 0)
+			return -1;
+		return 0;
+	}
+	case LWS_CALLBACK_ESTABLISHED: {
+		char peer[64];
+		srv = srv_of(wsi);
+		lws_get_peer_simple(wsi, peer, sizeof peer);
+		pss->c = hub_console_new(srv->hub, wsi, peer);
+		pss->in_msg = 0;
+		return 0;
+	}
+	case LWS_CALLBACK_RECEIVE: {
+		if (pss->c == NULL)
+			return -1;
+		if (lws_frame_is_binary(wsi)) {
+			static const char why[] = "liandong.v1 messages are JSON text";
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+			    (unsigned char *)why, sizeof why - 1);
+			return -1;
+		}
+		int first = !pss->in_msg;
+		int final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+		pss->in_msg = !final;
+		int rc = hub_console_receive(pss->c, in, len, first, final);
+		if (rc) {
+			const char *why = rc == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE ? "message too large"
+			    : rc == LWS_CLOSE_STATUS_INVALID_PAYLOAD ? "invalid UTF-8"
+			    : "policy violation";
+			lws_close_reason(wsi, (enum lws_close_status)rc, (unsigned char *)why, strlen(why));
+			return -1;
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (pss->c && hub_console_writable(pss->c) < 0)
+			return -1;
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		if (pss->c) {
+			hub_console_gone(pss->c);
+			pss->c = NULL;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static struct lws_protocols protocols[] = {
+	{ "http", cb_http, sizeof(struct http_pss), 0, 0, NULL, 0 },
+	{ "liandong.v1", cb_ws, sizeof(struct ws_pss), 8192, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* Media types lws does not know by itself (Debian's lws 4.1 misses these). */
+static const struct lws_protocol_vhost_options mime_map = { NULL, NULL, ".map", "application/json" };
+static const struct lws_protocol_vhost_options mime_woff2 = { &mime_map, NULL, ".woff2", "font/woff2" };
+static const struct lws_protocol_vhost_options mime_svg = { &mime_woff2, NULL, ".svg", "image/svg+xml" };
+static const struct lws_protocol_vhost_options mime_json = { &mime_svg, NULL, ".json", "application/json" };
+static const struct lws_protocol_vhost_options mime_wasm = { &mime_json, NULL, ".wasm", "application/wasm" };
+static const struct lws_protocol_vhost_options mime_geojson = { &mime_wasm, NULL, ".geojson",
+	"application/geo+json" };
+static const struct lws_protocol_vhost_options mime_mjs = { &mime_geojson, NULL, ".mjs",
+	"text/javascript" };
+
+static struct lws_http_mount mount_root = {
+	.mountpoint = "/",
+	.def = "index.html",
+	.extra_mimetypes = &mime_mjs,
+	.origin_protocol = LWSMPRO_FILE,
+	.mountpoint_len = 1,
+};
+static struct lws_http_mount mount_metrics = {
+	.mount_next = &mount_root, .mountpoint = "/metrics", .origin = "http",
+	.origin_protocol = LWSMPRO_CALLBACK, .mountpoint_len = 8,
+};
+static struct lws_http_mount mount_healthz = {
+	.mount_next = &mount_metrics, .mountpoint = "/healthz", .origin = "http",
+	.origin_protocol = LWSMPRO_CALLBACK, .mountpoint_len = 8,
+};
+static struct lws_http_mount mount_api = {
+	.mount_next = &mount_healthz, .mountpoint = "/api", .origin = "http",
+	.origin_protocol = LWSMPRO_CALLBACK, .mountpoint_len = 4,
+};
+
+static void
+lws_log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		n--;
+	srv_log(level == LLL_ERR ? SRV_LOG_ERROR : SRV_LOG_WARN, "lws", "%.*s", (int)n, line);
+}
+
+int
+srv_http_start(struct srv *srv, char **cause)
+{
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	mount_root.origin = srv->cfg->console_dir;
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	void *foreign[1] = { srv->loop };
+	info.foreign_loops = foreign;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+	    LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	info.port = srv->cfg->port;
+	info.iface = srv->cfg->listen_address;
+	info.protocols = protocols;
+	info.mounts = &mount_api;
+	info.user = srv;
+	info.timeout_secs = 30;
+	info.keepalive_timeout = 30;
+	info.fd_limit_per_thread = (unsigned)srv->cfg->http_max_conns + 64;
+	info.vhost_name = "liandong";
+	/* Ping an idle WebSocket after 30 s, drop it after 60 s without an answer. */
+	static const lws_retry_bo_t idle = { .secs_since_valid_ping = 30,
+		.secs_since_valid_hangup = 60 };
+	info.retry_and_idle_policy = &idle;
+	srv->lws = lws_create_context(&info);
+	if (srv->lws == NULL)
+		return srv_fail(cause, SRV_E_INTERNAL, "cannot start the HTTP listener on %s:%d",
+		    srv->cfg->listen_address, srv->cfg->port), -1;
+	struct lws_vhost *vh = lws_get_vhost_by_name(srv->lws, "liandong");
+	srv->port = vh ? lws_get_vhost_listen_port(vh) : srv->cfg->port;
+	return 0;
+}
+
+void
+srv_http_stop(struct srv *srv)
+{
+	if (srv->lws)
+		lws_context_destroy(srv->lws);
+	srv->lws = NULL;
+}

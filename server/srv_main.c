@@ -1,0 +1,366 @@
+/*
+ * srv_main.c - the `liandong` command: serve, demo and admin subcommands.
+ *
+ * Start-up order: configuration, store (migrations, writer thread), read
+ * pool, hub, then the listener, all on one libuv loop. Shutdown on SIGINT
+ * or SIGTERM runs the other way round: refuse new requests, ask consoles to
+ * close (1001), let the writer commit and acknowledge everything already
+ * queued, wait for responses to be written, then tear the listener down.
+ */
+#include "srv.h"
+#include "db_read.h"
+#include "db_store.h"
+#include "hub.h"
+#include "srv_error.h"
+#include "srv_log.h"
+#include "srv_util.h"
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#define SHUTDOWN_GRACE_MS 10000
+
+static struct srv srv;
+static uv_signal_t sig_int, sig_term;
+static uv_timer_t stop_timer;
+static int store_closed;
+static uint64_t stop_deadline;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: liandong COMMAND [options]\n"
+	    "\n"
+	    "commands:\n"
+	    "  serve              run the command centre server\n"
+	    "  demo               run the server with simulated agency traffic\n"
+	    "  migrate            create or upgrade the database, then exit\n"
+	    "  journal            print journal events from the database (--after N --limit M)\n"
+	    "  config             print the effective configuration with its documentation\n"
+	    "  adapters           list the gateway adapters\n"
+	    "  version            print the version\n"
+	    "\n"
+	    "options:\n"
+	    "  --config FILE      read a configuration file (see `liandong config`)\n"
+	    "  --set KEY=VALUE    set one configuration key (repeatable)\n"
+	    "  --port N           same as --set listen.port=N\n"
+	    "  --listen ADDR      same as --set listen.address=ADDR\n"
+	    "  --data DIR         same as --set data.dir=DIR\n"
+	    "  --console DIR      same as --set console.dir=DIR\n"
+	    "  --log-level LEVEL  same as --set log.level=LEVEL\n");
+}
+
+static char *
+db_path(const struct srv_config *cfg)
+{
+	return xasprintf("%s/liandong.db", cfg->data_dir);
+}
+
+static int
+ensure_dir(const char *dir)
+{
+	if (mkdir(dir, 0750) == 0 || errno == EEXIST)
+		return 0;
+	log_error("server", "cannot create the data folder|dir=%s error=\"%s\"", dir, strerror(errno));
+	return -1;
+}
+
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+finish_shutdown(void)
+{
+	uv_timer_stop(&stop_timer);
+	uv_close((uv_handle_t *)&stop_timer, NULL);
+	uv_close((uv_handle_t *)&sig_int, NULL);
+	uv_close((uv_handle_t *)&sig_term, NULL);
+	srv_http_stop(&srv);
+	db_reader_close(srv.reader);
+	srv.reader = NULL;
+}
+
+static void
+stop_tick(uv_timer_t *t)
+{
+	int consoles = hub_console_count(srv.hub);
+	if (store_closed && srv.requests_live == 0 && consoles == 0) {
+		log_info("server", "all changes committed and answered; stopping");
+		finish_shutdown();
+	} else if (srv_mono_ns() / 1000000 > stop_deadline) {
+		log_warn("server", "shutdown grace period over|consoles=%d requests=%d store_closed=%d",
+		    consoles, srv.requests_live, store_closed);
+		finish_shutdown();
+	}
+}
+
+static void
+on_store_closed(void *arg)
+{
+	store_closed = 1;
+	srv.store = NULL;
+}
+
+static void
+begin_shutdown(void)
+{
+	srv.stopping = 1;
+	srv_demo_stop(&srv);
+	int n = hub_close_all(srv.hub);
+	log_info("server", "shutting down|consoles=%d backlog=%d", n, db_store_backlog(srv.store));
+	db_store_close(srv.store, on_store_closed, NULL);
+	stop_deadline = srv_mono_ns() / 1000000 + SHUTDOWN_GRACE_MS;
+	uv_timer_start(&stop_timer, stop_tick, 20, 20);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	if (srv.stopping) {
+		log_warn("server", "second signal during shutdown; exiting at once|signal=%d", signum);
+		exit(1);
+	}
+	log_info("server", "signal received|signal=%d", signum);
+	begin_shutdown();
+}
+
+static int64_t
+host_now(void)
+{
+	return srv_now_us();
+}
+
+static void
+host_log(const struct gw_host *h, int level, const char *msg)
+{
+	srv_log((enum srv_log_level)level, "gateway", "%s", msg);
+}
+
+static int
+serve(struct srv_config *cfg, int with_demo)
+{
+	char *cause = NULL;
+	uv_loop_t loop;
+	raise_fd_limit();
+	if (ensure_dir(cfg->data_dir) != 0)
+		return 1;
+	if (gw_registry_check(gw_builtin, &cause) != 0) {
+		log_error("server", "adapter registry refused|detail=\"%s\"", cause);
+		free(cause);
+		return 1;
+	}
+	uv_loop_init(&loop);
+	memset(&srv, 0, sizeof srv);
+	srv.loop = &loop;
+	srv.cfg = cfg;
+	srv.adapters = gw_builtin;
+	srv.start_ns = srv_mono_ns();
+	srv.gw_host = (struct gw_host){ .api_version = GW_API_VERSION, .now_us = host_now,
+		.log = host_log, .ctx = &srv };
+	int na = 0;
+	while (gw_builtin[na])
+		na++;
+	srv.intake = xcalloc((size_t)na + 1, sizeof *srv.intake);
+
+	char *path = db_path(cfg);
+	struct db_store_opts so = { .batch_max = cfg->store_batch_max,
+		.backlog_max = cfg->store_backlog_max };
+	/* The hub is created after the store knows the last seq; publish goes through srv. */
+	if (db_store_open(&srv.store, &loop, path, &so, hub_publish, NULL, &cause) != 0 ||
+	    db_reader_open(&srv.reader, &loop, path, cfg->store_read_conns, &cause) != 0) {
+		log_error("server", "cannot open the store|path=%s detail=\"%s\"", path, cause);
+		free(cause);
+		free(path);
+		return 1;
+	}
+	struct hub_opts ho = { .ring = cfg->hub_ring, .queue_max = cfg->ws_queue_max,
+		.queue_bytes = (size_t)cfg->ws_queue_bytes, .replay_max = cfg->hub_replay_max,
+		.snapshot_max = cfg->hub_snapshot_max, .max_message = (size_t)cfg->ws_max_message };
+	srv.hub = hub_new(&loop, srv.reader, &ho, db_store_last_seq(srv.store));
+	db_store_set_publisher(srv.store, hub_publish, srv.hub);
+
+	if (srv_http_start(&srv, &cause) != 0) {
+		log_error("server", "cannot listen|detail=\"%s\"", cause);
+		free(cause);
+		free(path);
+		return 1;
+	}
+	log_info("server", "listening|address=%s port=%d db=%s console=%s seq=%lld sqlite=%s lws=%s",
+	    cfg->listen_address, srv.port, path, cfg->console_dir,
+	    (long long)db_store_last_seq(srv.store), sqlite3_libversion(), lws_get_library_version());
+	free(path);
+
+	uv_signal_init(&loop, &sig_int);
+	uv_signal_init(&loop, &sig_term);
+	uv_signal_start(&sig_int, on_signal, SIGINT);
+	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	uv_timer_init(&loop, &stop_timer);
+	if (with_demo)
+		srv_demo_start(&srv);
+
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (srv.lws) {
+		/* lws finishes destroying a foreign-loop context on a second call. */
+		srv_http_stop(&srv);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	hub_free(srv.hub);
+	free(srv.intake);
+	int rc = uv_loop_close(&loop);
+	if (rc != 0)
+		log_warn("server", "loop closed with handles open|error=%s", uv_err_name(rc));
+	log_info("server", "stopped");
+	return 0;
+}
+
+static int
+cmd_migrate(struct srv_config *cfg)
+{
+	char *cause = NULL, *path = db_path(cfg);
+	sqlite3 *db = NULL;
+	int rc = 1;
+	if (ensure_dir(cfg->data_dir) == 0 && sqlite3_open(path, &db) == SQLITE_OK &&
+	    db_schema_migrate(db, &cause) == 0) {
+		printf("%s: schema version %d\n", path, db_schema_version());
+		rc = 0;
+	} else {
+		fprintf(stderr, "liandong migrate: %s: %s\n", path, cause ? cause : sqlite3_errmsg(db));
+	}
+	sqlite3_close(db);
+	free(cause);
+	free(path);
+	return rc;
+}
+
+static int
+cmd_journal(struct srv_config *cfg, long long after, long long limit)
+{
+	char *path = db_path(cfg);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = 1;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT frame FROM journal WHERE seq>?1 ORDER BY seq LIMIT ?2", -1,
+		&st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, after);
+		sqlite3_bind_int64(st, 2, limit);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			printf("%s\n", sqlite3_column_text(st, 0));
+		rc = 0;
+	} else {
+		fprintf(stderr, "liandong journal: %s: %s\n", path, sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(path);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("liandong %s\n", LIANDONG_VERSION);
+		return 0;
+	}
+	struct srv_config cfg;
+	srv_config_defaults(&cfg);
+	char *cause = NULL;
+	long long after = 0, limit = 1000;
+	int rc = 0;
+	for (int i = 2; i < argc && rc == 0; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *key = NULL;
+		if (strcmp(a, "--port") == 0)
+			key = "listen.port";
+		else if (strcmp(a, "--listen") == 0)
+			key = "listen.address";
+		else if (strcmp(a, "--data") == 0)
+			key = "data.dir";
+		else if (strcmp(a, "--console") == 0)
+			key = "console.dir";
+		else if (strcmp(a, "--log-level") == 0)
+			key = "log.level";
+		if (v == NULL && (key || strcmp(a, "--config") == 0 || strcmp(a, "--set") == 0 ||
+				     strcmp(a, "--after") == 0 || strcmp(a, "--limit") == 0)) {
+			fprintf(stderr, "liandong: %s needs a value\n", a);
+			rc = 2;
+			break;
+		}
+		if (key) {
+			char *s = xasprintf("%s=%s", key, v);
+			rc = srv_config_set(&cfg, s, &cause);
+			free(s);
+			i++;
+		} else if (strcmp(a, "--config") == 0) {
+			rc = srv_config_load(&cfg, v, &cause);
+			i++;
+		} else if (strcmp(a, "--set") == 0) {
+			rc = srv_config_set(&cfg, v, &cause);
+			i++;
+		} else if (strcmp(a, "--after") == 0) {
+			after = atoll(v);
+			i++;
+		} else if (strcmp(a, "--limit") == 0) {
+			limit = atoll(v);
+			i++;
+		} else {
+			fprintf(stderr, "liandong: unknown option '%s'\n", a);
+			usage(stderr);
+			rc = 2;
+		}
+	}
+	if (rc != 0) {
+		if (cause)
+			fprintf(stderr, "liandong: configuration: %s\n", cause);
+		free(cause);
+		srv_config_free(&cfg);
+		return 2;
+	}
+	srv_log_set_level((enum srv_log_level)srv_log_parse_level(cfg.log_level));
+
+	if (strcmp(cmd, "serve") == 0)
+		rc = serve(&cfg, 0);
+	else if (strcmp(cmd, "demo") == 0)
+		rc = serve(&cfg, 1);
+	else if (strcmp(cmd, "migrate") == 0)
+		rc = cmd_migrate(&cfg);
+	else if (strcmp(cmd, "journal") == 0)
+		rc = cmd_journal(&cfg, after, limit);
+	else if (strcmp(cmd, "config") == 0)
+		srv_config_print(&cfg, stdout);
+	else if (strcmp(cmd, "adapters") == 0)
+		for (int i = 0; gw_builtin[i]; i++)
+			printf("%-10s %-20s %s\n", gw_builtin[i]->name, gw_builtin[i]->content_type,
+			    gw_builtin[i]->summary);
+	else {
+		fprintf(stderr, "liandong: unknown command '%s'\n", cmd);
+		usage(stderr);
+		rc = 2;
+	}
+	srv_config_free(&cfg);
+	return rc;
+}
