@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* lws's own opcode for a Close frame (private in 4.1's headers, "handled by
+ * lws_close_reason()"); lws_write() frames it like any other opcode. */
+#define HUB_WRITE_CLOSE 4
 #define CTL_MAX 8    /* control frames (welcome, snapshot, resync, pong, error) */
 #define PAGE_SIZE 128 /* journal frames read per catch-up page */
 
@@ -442,7 +445,15 @@ hub_console_writable(struct hub_console *c)
 	if (c->wsi == NULL)
 		return -1;
 	if (c->close_code) {
-		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, NULL, 0);
+		/*
+		 * Write the Close frame ourselves: lws 4.1 does not send the reason set
+		 * by lws_close_reason() when the close starts from a WRITEABLE callback
+		 * (warmcat/libwebsockets#1159), and the console would see 1006.
+		 */
+		unsigned char frame[LWS_PRE + 2];
+		frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+		frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+		lws_write(c->wsi, frame + LWS_PRE, 2, (enum lws_write_protocol)HUB_WRITE_CLOSE);
 		return -1;
 	}
 	struct hub *h = c->hub;

@@ -299,6 +299,9 @@ static int
 cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct http_pss *pss = user;
+	/* lws calls some reasons without per-session data (e.g. while tearing down). */
+	if (pss == NULL)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* A WebSocket upgrade that did not ask for liandong.v1. */
@@ -329,6 +332,8 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, s
 {
 	struct ws_pss *pss = user;
 	struct srv *srv;
+	if (pss == NULL)
+		return 0;
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
 		char uri[64];
