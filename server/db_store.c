@@ -39,8 +39,8 @@ static const char *const sql[S_N] = {
 	[S_UPDATE] = "UPDATE incidents SET category=?2, type=?3, priority=?4, status=?5, title=?6,"
 		     " description=?7, address=?8, lon=?9, lat=?10, updated_at=?11,"
 		     " version=version+1, updated_by=?12 WHERE id=?1 AND version=?13",
-	[S_JOURNAL] = "INSERT INTO journal (seq, ts, actor, kind, incident_id, frame)"
-		      " VALUES (?1,?2,?3,?4,?5,?6)",
+	[S_JOURNAL] = ("INSERT INTO journal (seq, ts, actor, kind, incident_id, frame)"
+		       " VALUES (?1,?2,?3,?4,?5,?6)"),
 };
 
 struct db_store {

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Install everything Liandong needs on Debian 12 (as root), then build.
+# Safe to run again: apt and npm skip what is already there.
+#   scripts/setup.sh            build/ (release with debug info)
+#   scripts/setup.sh --asan     also build-asan/ (AddressSanitizer + UBSan)
+#   scripts/setup.sh --fuzz     also build-fuzz/ (clang + libFuzzer harnesses)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_asan=0 want_fuzz=0
+for a in "$@"; do
+  case "$a" in
+    --asan) want_asan=1 ;;
+    --fuzz) want_fuzz=1 ;;
+    *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+packages=(
+  build-essential cmake pkg-config git ca-certificates curl procps
+  libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libssl-dev
+  libsqlite3-dev sqlite3 libcmocka-dev
+  # benchmark peers and load generators (bench/)
+  wrk nats-server
+)
+if [ "$want_fuzz" = 1 ]; then packages+=(clang-14 libclang-rt-14-dev); fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "==> apt-get update"
+$SUDO apt-get update -qq
+echo "==> apt-get install ${packages[*]}"
+$SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+
+echo "==> npm ci (tests/)"
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+
+jobs=$(nproc)
+echo "==> build (build/)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+if [ "$want_asan" = 1 ]; then
+  echo "==> build with ASan+UBSan (build-asan/)"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLIANDONG_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j"$jobs"
+fi
+if [ "$want_fuzz" = 1 ]; then
+  echo "==> build fuzz harnesses with clang (build-fuzz/)"
+  CC=clang-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLIANDONG_FUZZ=ON \
+    -DLIANDONG_TESTS=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target fuzzers
+fi
+echo "==> setup done"
