@@ -474,6 +474,9 @@ api_metrics(struct srv_req *req)
 	free(text);
 }
 
+extern const unsigned char srv_openapi_json[];
+extern const size_t srv_openapi_json_len;
+
 /* --- routing ---------------------------------------------------------------------- */
 
 void
@@ -533,6 +536,11 @@ srv_api_dispatch(struct srv_req *req)
 	}
 	if (strcmp(p, "/api/v1/journal") == 0 && m == SRV_GET) {
 		api_journal(req);
+		return;
+	}
+	if (strcmp(p, "/api/v1/openapi.json") == 0 && m == SRV_GET) {
+		srv_reply_text(req, 200, "application/json", (const char *)srv_openapi_json,
+		    srv_openapi_json_len);
 		return;
 	}
 	if (strcmp(p, "/api/v1/adapters") == 0 && m == SRV_GET) {
