@@ -15,7 +15,39 @@
 
 #include "incident.h"
 
-#define GW_API_VERSION 1
+#define GW_API_VERSION 2
+
+/* What a report asks of the centre. */
+enum gw_action {
+	/*
+	 * A report identified by (adapter, inc.ext_ref): new, a retry of one
+	 * already stored (answered with the stored incident), or, when its
+	 * version is higher than the stored one's, a later version of it
+	 * (its fields replace the incident's).
+	 */
+	GW_REPORT,
+	/* Acts on the incident of earlier reports (targets): update its fields. */
+	GW_UPDATE,
+	/* Acts on the incident of earlier reports (targets): cancel it. */
+	GW_CANCEL,
+};
+
+/*
+ * One parsed payload. inc is the validated draft; inc.ext_ref identifies
+ * this report (required: it is what makes intake idempotent). Owned by the
+ * caller; free with gw_report_clear().
+ */
+struct gw_report {
+	struct incident inc;
+	enum gw_action action;
+	int64_t version;   /* the agency's version of this report, increasing; 0 when none */
+	char **targets;    /* GW_UPDATE / GW_CANCEL: ext_refs of earlier reports, same adapter */
+	int ntargets;
+};
+
+void gw_report_clear(struct gw_report *r);
+/* Append a target reference (copied). */
+void gw_report_add_target(struct gw_report *r, const char *ext_ref);
 
 /* What the core lends an adapter. */
 struct gw_host {
@@ -31,16 +63,26 @@ struct gw_adapter {
 	int api_version;        /* GW_API_VERSION the adapter was built for */
 	const char *name;       /* URL name: POST /api/v1/intake/{name} */
 	const char *summary;    /* one line for docs and `liandong adapters` */
-	const char *content_type; /* media type of the payload, e.g. "application/json" */
+	/* Accepted media types of the payload, NULL-terminated; the first is the canonical one. */
+	const char *const *content_types;
+	/* The line whose gateways may post here (INC_LINE_OTHER: standards, any gateway named for it). */
+	enum inc_line line;
 	/*
-	 * Parse one payload into a validated draft. body is not NUL-terminated
+	 * Parse one payload into a validated report. body is not NUL-terminated
 	 * and belongs to the caller. On success out is filled (the caller owns
-	 * it and frees it with inc_clear) and 0 is returned; on failure out is
-	 * left clear and an SRV_E_* code is returned with *cause set. Never
-	 * called with the loop blocked on I/O: parse is pure computation.
+	 * it: gw_report_clear) and 0 is returned; on failure out is left clear
+	 * and an SRV_E_* code is returned with *cause set. Pure computation: no
+	 * I/O, no globals, safe on the loop and in any thread.
 	 */
 	int (*parse)(const struct gw_host *host, const char *body, size_t len,
-	    struct incident *out, char **cause);
+	    struct gw_report *out, char **cause);
+	/*
+	 * Optional: render a stored incident in this adapter's format (e.g. an
+	 * EIDO for another centre). *out is allocated (caller frees). Returns 0
+	 * or an SRV_E_* code with *cause set.
+	 */
+	int (*render)(const struct gw_host *host, const struct incident *inc, char **out,
+	    size_t *len, char **cause);
 };
 
 /* The built-in adapters, NULL-terminated. */
@@ -52,6 +94,8 @@ extern const struct gw_adapter *const gw_builtin[];
  * Returns 0, or -1 with *cause set.
  */
 int gw_registry_check(const struct gw_adapter *const *list, char **cause);
+/* Does this adapter accept a request's Content-Type (parameters ignored)? */
+int gw_accepts(const struct gw_adapter *a, const char *content_type);
 /* Find an adapter by name in a checked list; NULL when there is none. */
 const struct gw_adapter *gw_registry_find(const struct gw_adapter *const *list, const char *name);
 

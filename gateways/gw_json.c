@@ -13,9 +13,10 @@
 #include <string.h>
 
 static int
-json_parse(const struct gw_host *host, const char *body, size_t len, struct incident *out,
+json_parse(const struct gw_host *host, const char *body, size_t len, struct gw_report *rep,
     char **cause)
 {
+	struct incident *out = &rep->inc;
 	json_error_t jerr;
 	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
@@ -29,14 +30,19 @@ json_parse(const struct gw_host *host, const char *body, size_t len, struct inci
 		out->reported_at = host->now_us();
 	json_decref(root);
 	if (rc != 0)
-		inc_clear(out);
+		gw_report_clear(rep);
+	else
+		rep->action = GW_REPORT;
 	return rc;
 }
+
+static const char *const json_types[] = { "application/json", NULL };
 
 const struct gw_adapter gw_json = {
 	.api_version = GW_API_VERSION,
 	.name = "json",
 	.summary = "Generic JSON in the common incident model's field names",
-	.content_type = "application/json",
+	.content_types = json_types,
+	.line = INC_LINE_OTHER,
 	.parse = json_parse,
 };

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 extern const struct gw_adapter gw_json;
 
@@ -46,13 +47,48 @@ gw_registry_check(const struct gw_adapter *const *list, char **cause)
 			return fail(cause, "adapter name '%s' must be 1-32 of a-z 0-9 - _", a->name);
 		if (a->parse == NULL)
 			return fail(cause, "adapter %s: missing parse hook", a->name);
-		if (a->content_type == NULL)
+		if (a->content_types == NULL || a->content_types[0] == NULL)
 			return fail(cause, "adapter %s: missing content type", a->name);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(list[j]->name, a->name) == 0)
 				return fail(cause, "adapter %s is registered twice", a->name);
 	}
 	return 0;
+}
+
+int
+gw_accepts(const struct gw_adapter *a, const char *ct)
+{
+	for (size_t i = 0; a->content_types[i]; i++) {
+		size_t n = strlen(a->content_types[i]);
+		if (strncasecmp(ct, a->content_types[i], n) == 0 &&
+		    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
+void
+gw_report_clear(struct gw_report *r)
+{
+	if (r == NULL)
+		return;
+	inc_clear(&r->inc);
+	for (int i = 0; i < r->ntargets; i++)
+		free(r->targets[i]);
+	free(r->targets);
+	memset(r, 0, sizeof *r);
+}
+
+void
+gw_report_add_target(struct gw_report *r, const char *ext_ref)
+{
+	char **t = realloc(r->targets, sizeof *t * (size_t)(r->ntargets + 1));
+	char *copy = strdup(ext_ref);
+	if (t == NULL || copy == NULL)
+		abort();
+	r->targets = t;
+	r->targets[r->ntargets++] = copy;
 }
 
 const struct gw_adapter *

@@ -90,6 +90,9 @@ db_req_free(struct db_req *r)
 		return;
 	free(r->actor);
 	inc_clear(&r->inc);
+	for (int i = 0; i < r->ntargets; i++)
+		free(r->targets[i]);
+	free(r->targets);
 	inc_patch_clear(&r->patch);
 	free(r->cause);
 	free(r->frame);

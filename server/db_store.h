@@ -32,6 +32,10 @@ struct db_req {
 	struct inc_patch patch; /* PATCH: the fields to change */
 	int64_t id;            /* PATCH: target incident */
 	int64_t if_version;    /* PATCH: the version the client saw */
+	int action;            /* CREATE from a gateway: enum gw_action (GW_REPORT by default) */
+	int64_t report_version; /* CREATE: the agency's version of the report (0: none) */
+	char **targets;        /* CREATE with GW_UPDATE / GW_CANCEL: earlier reports' ext_refs */
+	int ntargets;
 	void (*done)(struct db_req *req); /* on the loop thread, exactly once */
 	void *udata;
 

@@ -162,13 +162,17 @@ static int
 host_intake(struct srv *srv, const struct gw_adapter *a, const char *actor, const char *body,
     size_t len, struct db_req **out, char **cause)
 {
-	struct incident inc;
-	memset(&inc, 0, sizeof inc);
-	int rc = a->parse(&srv->gw_host, body, len, &inc, cause);
+	struct gw_report rep;
+	memset(&rep, 0, sizeof rep);
+	int rc = a->parse(&srv->gw_host, body, len, &rep, cause);
 	if (rc)
 		return rc;
 	struct db_req *r = db_req_new(DB_OP_CREATE, actor);
-	r->inc = inc;
+	r->inc = rep.inc;
+	r->action = rep.action;
+	r->report_version = rep.version;
+	r->targets = rep.targets;
+	r->ntargets = rep.ntargets;
 	free(r->inc.source);
 	r->inc.source = xstrdup(a->name);
 	*out = r;
@@ -197,10 +201,10 @@ api_intake(struct srv_req *req, const char *name)
 		fail(req, SRV_E_METHOD, xstrdup("intake takes POST"));
 		return;
 	}
-	if (!content_type_is(req, a->content_type)) {
+	if (!gw_accepts(a, req->content_type)) {
 		srv->intake[adapter_index(srv, a)].rejected++;
 		fail(req, SRV_E_BAD_CONTENT_TYPE, xasprintf("adapter %s takes Content-Type %s", a->name,
-		    a->content_type));
+		    a->content_types[0]));
 		return;
 	}
 	char *cause = NULL, actor[64];
@@ -450,7 +454,7 @@ api_adapters(struct srv_req *req)
 	for (int i = 0; req->srv->adapters[i]; i++) {
 		const struct gw_adapter *a = req->srv->adapters[i];
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s+}", "name", a->name, "summary",
-		    a->summary, "content_type", a->content_type, "endpoint", "/api/v1/intake/", a->name));
+		    a->summary, "content_type", a->content_types[0], "endpoint", "/api/v1/intake/", a->name));
 	}
 	srv_reply_json(req, 200, json_pack("{s:o}", "adapters", arr));
 }

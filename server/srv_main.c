@@ -354,7 +354,7 @@ main(int argc, char **argv)
 		srv_config_print(&cfg, stdout);
 	else if (strcmp(cmd, "adapters") == 0)
 		for (int i = 0; gw_builtin[i]; i++)
-			printf("%-10s %-20s %s\n", gw_builtin[i]->name, gw_builtin[i]->content_type,
+			printf("%-10s %-20s %s\n", gw_builtin[i]->name, gw_builtin[i]->content_types[0],
 			    gw_builtin[i]->summary);
 	else {
 		fprintf(stderr, "liandong: unknown command '%s'\n", cmd);

@@ -20,19 +20,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct gw_host host = { .api_version = GW_API_VERSION, .now_us = now };
 	const struct gw_adapter *a = gw_registry_find(gw_builtin, "json");
-	struct incident inc;
+	struct gw_report rep;
 	char *cause = NULL;
-	memset(&inc, 0, sizeof inc);
-	int rc = a->parse(&host, (const char *)data, size, &inc, &cause);
+	memset(&rep, 0, sizeof rep);
+	int rc = a->parse(&host, (const char *)data, size, &rep, &cause);
 	if (rc == 0) {
-		/* A parsed report must be valid and serialisable. */
-		if (inc_validate(&inc, NULL) != 0)
+		/* A parsed report must be valid, identified and serialisable. */
+		if (inc_validate(&rep.inc, NULL) != 0 || rep.inc.ext_ref == NULL)
 			__builtin_trap();
-		json_decref(inc_to_json(&inc));
+		json_decref(inc_to_json(&rep.inc));
 	} else if (cause == NULL) {
 		__builtin_trap(); /* every refusal says why */
 	}
-	inc_clear(&inc);
+	gw_report_clear(&rep);
 	free(cause);
 	return 0;
 }

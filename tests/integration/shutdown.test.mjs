@@ -13,9 +13,15 @@ test('SIGTERM: consoles get 1001, in-flight intake is committed or refused, exit
     const c = await Console.open(srv.port, 0);
     await c.waitFor((f) => f.type === 'snapshot');
     const results = [];
+    // A request the dying server never answered was never acknowledged. Some of
+    // node's fetch promises never settle once their socket vanishes, so each is
+    // bounded by a (ref'd) timer.
+    const answerOrTimeout = (p) => Promise.race([p,
+      new Promise((r) => setTimeout(() => r('no answer'), 5000))]);
     const inflight = Array.from({ length: 200 }, (_, i) =>
-      srv.post('/api/v1/intake/json', report(`TERM-${i}`))
-        .then((r) => results.push([`TERM-${i}`, r.status, r.json]))
+      answerOrTimeout(srv.post('/api/v1/intake/json', report(`TERM-${i}`)))
+        .then((r) => results.push(r === 'no answer' ? [`TERM-${i}`, 'connection', null]
+          : [`TERM-${i}`, r.status, r.json]))
         .catch(() => results.push([`TERM-${i}`, 'connection', null])));
     await new Promise((r) => setTimeout(r, 5));
     srv.proc.kill('SIGTERM');
@@ -35,7 +41,6 @@ test('SIGTERM: consoles get 1001, in-flight intake is committed or refused, exit
         assert.equal(r.status, 200);
         assert.equal(r.json.incident.id, id);
       }
-      assert.ok(again.logs.some((l) => true));
     } finally {
       await again.stop();
     }

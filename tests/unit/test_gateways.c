@@ -12,22 +12,24 @@
 #include "srv_error.h"
 #include "srv_util.h"
 
+static const char *const json_ct[] = { "application/json", NULL };
+
 static int
-parse_nothing(const struct gw_host *h, const char *b, size_t n, struct incident *o, char **c)
+parse_nothing(const struct gw_host *h, const char *b, size_t n, struct gw_report *o, char **c)
 {
 	return 0;
 }
 
 static const struct gw_adapter a1 = { .api_version = GW_API_VERSION, .name = "line110",
-	.content_type = "application/json", .parse = parse_nothing };
+	.content_types = json_ct, .parse = parse_nothing };
 static const struct gw_adapter a1_again = { .api_version = GW_API_VERSION, .name = "line110",
-	.content_type = "application/json", .parse = parse_nothing };
+	.content_types = json_ct, .parse = parse_nothing };
 static const struct gw_adapter no_parse = { .api_version = GW_API_VERSION, .name = "x",
-	.content_type = "application/json" };
+	.content_types = json_ct };
 static const struct gw_adapter old_api = { .api_version = GW_API_VERSION + 1, .name = "y",
-	.content_type = "application/json", .parse = parse_nothing };
+	.content_types = json_ct, .parse = parse_nothing };
 static const struct gw_adapter bad_name = { .api_version = GW_API_VERSION, .name = "Bad/Name",
-	.content_type = "application/json", .parse = parse_nothing };
+	.content_types = json_ct, .parse = parse_nothing };
 
 static void
 expect_refused(const struct gw_adapter *const *list, const char *needle)
@@ -68,30 +70,35 @@ static void
 json_adapter_maps_and_requires_reference(void **state)
 {
 	const struct gw_adapter *a = gw_registry_find(gw_builtin, "json");
-	struct incident inc;
+	struct gw_report rep;
+	struct incident *inc = &rep.inc;
 	char *cause = NULL;
 	const char *ok = "{\"line\":\"122\",\"ext_ref\":\"JT-9\",\"category\":\"accident\","
 			 "\"priority\":2,\"title\":\"三车追尾\"}";
-	memset(&inc, 0, sizeof inc);
-	assert_int_equal(a->parse(&host, ok, strlen(ok), &inc, &cause), 0);
-	assert_int_equal(inc.line, INC_LINE_122);
-	assert_string_equal(inc.ext_ref, "JT-9");
-	assert_int_equal(inc.reported_at, fixed_now()); /* defaulted by the host clock */
-	inc_clear(&inc);
+	memset(&rep, 0, sizeof rep);
+	assert_int_equal(a->parse(&host, ok, strlen(ok), &rep, &cause), 0);
+	assert_int_equal(inc->line, INC_LINE_122);
+	assert_string_equal(inc->ext_ref, "JT-9");
+	assert_int_equal(rep.action, GW_REPORT);
+	assert_int_equal(inc->reported_at, fixed_now()); /* defaulted by the host clock */
+	gw_report_clear(&rep);
+	assert_true(gw_accepts(a, "application/json; charset=utf-8"));
+	assert_false(gw_accepts(a, "application/jsonp"));
+	assert_false(gw_accepts(a, "text/plain"));
 
 	const char *noref = "{\"line\":\"122\",\"category\":\"accident\",\"priority\":2,\"title\":\"x\"}";
-	assert_int_equal(a->parse(&host, noref, strlen(noref), &inc, &cause), SRV_E_MISSING_FIELD);
+	assert_int_equal(a->parse(&host, noref, strlen(noref), &rep, &cause), SRV_E_MISSING_FIELD);
 	assert_non_null(strstr(cause, "ext_ref"));
 	free(cause);
 	cause = NULL;
 
 	const char *dupkey = "{\"line\":\"122\",\"line\":\"110\"}";
-	assert_int_equal(a->parse(&host, dupkey, strlen(dupkey), &inc, &cause), SRV_E_BAD_JSON);
+	assert_int_equal(a->parse(&host, dupkey, strlen(dupkey), &rep, &cause), SRV_E_BAD_JSON);
 	free(cause);
 	cause = NULL;
 
 	const char *notobj = "[1,2,3]";
-	assert_int_not_equal(a->parse(&host, notobj, strlen(notobj), &inc, &cause), 0);
+	assert_int_not_equal(a->parse(&host, notobj, strlen(notobj), &rep, &cause), 0);
 	free(cause);
 }
 
