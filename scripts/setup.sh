@@ -22,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
   build-essential cmake pkg-config git ca-certificates curl procps
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libssl-dev
-  libsqlite3-dev sqlite3 libcmocka-dev
+  libsqlite3-dev sqlite3 libcmocka-dev libxml2-dev libsodium-dev
   # benchmark peers and load generators (bench/)
   wrk nats-server
 )

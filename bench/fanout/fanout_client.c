@@ -1,7 +1,7 @@
 /*
  * fanout_client.c - fan-out latency bench: N WebSocket consoles on one
- * libwebsockets context, one small change every interval, latency from the
- * change to the LAST console that received it.
+ * libwebsockets context on a libuv loop, one small change every interval,
+ * latency from the change to the LAST console that received it.
  *
  * --target liandong: the consoles speak liandong.v1 on /ws (hello with
  * last_seq 0, then snapshot, then live events). A producer thread PATCHes one
@@ -42,6 +42,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 enum target { T_LIANDONG, T_NATS };
 
@@ -924,6 +925,10 @@ main(int argc, char **argv)
 	info.uid = -1;
 	/* epoll through libuv: poll() over 1,000 sockets per wakeup would make
 	 * the client, not the server, the bottleneck. */
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	void *foreign[1] = { &loop };
+	info.foreign_loops = foreign;
 	info.options = LWS_SERVER_OPTION_LIBUV;
 	B.ctx = lws_create_context(&info);
 	if (B.ctx == NULL) {
@@ -933,8 +938,7 @@ main(int argc, char **argv)
 	B.connect_started_ms = mono_ms();
 	lws_sul_schedule(B.ctx, 0, &B.sul, tick, 1);
 	while (!B.stop)
-		if (lws_service(B.ctx, 0) < 0)
-			break;
+		uv_run(&loop, UV_RUN_ONCE);
 
 	if (B.producer_started)
 		pthread_join(B.producer, NULL);
@@ -947,7 +951,10 @@ main(int argc, char **argv)
 	} else {
 		rc = report();
 	}
+	/* A foreign-loop context closes its handles on the loop, then is gone. */
 	lws_context_destroy(B.ctx);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
 	for (int i = 0; i < B.clients; i++)
 		free(B.conns[i].buf);
 	return rc;
