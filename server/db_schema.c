@@ -54,6 +54,66 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;"
 	"CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal"
 	"  BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;",
+
+	/*
+	 * 2: reports (every agency report, by (source, ext_ref), pointing at its
+	 * incident: retries, later versions, updates and cancels by reference),
+	 * gateways (credentials, webhooks), the transactional outbox with its
+	 * delivery cursor, and the append-only audit log.
+	 */
+	"CREATE TABLE reports ("
+	"  source TEXT NOT NULL,"
+	"  ext_ref TEXT NOT NULL,"
+	"  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+	"  version INTEGER NOT NULL DEFAULT 0,"
+	"  action TEXT NOT NULL,"
+	"  received_at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  PRIMARY KEY (source, ext_ref)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX reports_incident ON reports(incident_id);"
+	"INSERT INTO reports SELECT source, ext_ref, id, 0, 'report', created_at, created_by"
+	"  FROM incidents WHERE ext_ref IS NOT NULL;"
+	"CREATE TABLE gateways ("
+	"  name TEXT PRIMARY KEY,"
+	"  adapter TEXT NOT NULL,"
+	"  token_hash BLOB NOT NULL,"
+	"  hmac_secret TEXT,"
+	"  require_signature INTEGER NOT NULL DEFAULT 0,"
+	"  rate REAL NOT NULL,"
+	"  burst INTEGER NOT NULL,"
+	"  webhook TEXT,"
+	"  lines TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  revoked_at INTEGER"
+	");"
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  gateway TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  payload TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX outbox_gateway ON outbox(gateway, id);"
+	"CREATE TABLE outbox_cursor ("
+	"  gateway TEXT PRIMARY KEY,"
+	"  delivered_id INTEGER NOT NULL,"
+	"  delivered_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT,"
+	"  detail TEXT,"
+	"  address TEXT"
+	");"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -20,7 +20,8 @@
 #include <string.h>
 
 enum { S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVE, S_RELEASE, S_ROLLBACK_TO, S_INSERT, S_BY_REF,
-	S_BY_ID, S_UPDATE, S_JOURNAL, S_N };
+	S_BY_ID, S_UPDATE, S_JOURNAL, S_REPORT_GET, S_REPORT_PUT, S_HOOKS, S_OUTBOX, S_CURSOR,
+	S_OUTBOX_DEL, S_N };
 
 static const char *const sql[S_N] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -32,15 +33,31 @@ static const char *const sql[S_N] = {
 	[S_INSERT] = "INSERT INTO incidents (source, ext_ref, line, category, type, priority, status,"
 		     " title, description, address, lon, lat, details, reported_at, created_at,"
 		     " updated_at, version, created_by, updated_by)"
-		     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,1,?16,?16)"
-		     " ON CONFLICT (source, ext_ref) WHERE ext_ref IS NOT NULL DO NOTHING",
+		     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,1,?16,?16)",
 	[S_BY_REF] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE source=?1 AND ext_ref=?2",
 	[S_BY_ID] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE id=?1",
 	[S_UPDATE] = "UPDATE incidents SET category=?2, type=?3, priority=?4, status=?5, title=?6,"
 		     " description=?7, address=?8, lon=?9, lat=?10, updated_at=?11,"
-		     " version=version+1, updated_by=?12 WHERE id=?1 AND version=?13",
+		     " version=version+1, updated_by=?12, details=?14 WHERE id=?1 AND version=?13",
 	[S_JOURNAL] = ("INSERT INTO journal (seq, ts, actor, kind, incident_id, frame)"
 		       " VALUES (?1,?2,?3,?4,?5,?6)"),
+	[S_REPORT_GET] = "SELECT incident_id, version FROM reports WHERE source=?1 AND ext_ref=?2",
+	[S_REPORT_PUT] = "INSERT INTO reports (source, ext_ref, incident_id, version, action, received_at,"
+			 " actor) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (source, ext_ref) DO UPDATE"
+			 " SET version=excluded.version, received_at=excluded.received_at",
+	[S_HOOKS] = "SELECT name, coalesce(lines, '*') FROM gateways"
+		    " WHERE webhook IS NOT NULL AND revoked_at IS NULL",
+	[S_OUTBOX] = "INSERT INTO outbox (gateway, seq, payload, created_at) VALUES (?1,?2,?3,?4)",
+	[S_CURSOR] = "INSERT INTO outbox_cursor (gateway, delivered_id, delivered_at) VALUES (?1,?2,?3)"
+		     " ON CONFLICT (gateway) DO UPDATE SET"
+		     " delivered_id=max(delivered_id, excluded.delivered_id), delivered_at=excluded.delivered_at",
+	[S_OUTBOX_DEL] = "DELETE FROM outbox WHERE gateway=?1 AND id<=?2",
+};
+
+/* A gateway with a webhook: its events go to the outbox in the same commit. */
+struct hook {
+	char *name;  /* gateway name */
+	char *lines; /* "*" or "110,119" */
 };
 
 struct db_store {
@@ -69,6 +86,8 @@ struct db_store {
 
 	/* Writer thread only. */
 	int64_t next_seq;
+	struct hook *hooks; /* reloaded at the start of every batch */
+	int nhooks;
 
 	/* Statistics: written by the writer, read by the loop. */
 	atomic_uint_fast64_t commits, requests, batch_max_seen, failed_commits, commit_ns;
@@ -89,6 +108,7 @@ db_req_free(struct db_req *r)
 	if (r == NULL)
 		return;
 	free(r->actor);
+	free(r->gateway);
 	inc_clear(&r->inc);
 	for (int i = 0; i < r->ntargets; i++)
 		free(r->targets[i]);
@@ -141,6 +161,80 @@ load_by(struct db_store *st, sqlite3_stmt *s, struct db_req *r)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+static int
+line_listed(const char *lines, const char *line)
+{
+	if (strcmp(lines, "*") == 0)
+		return 1;
+	size_t n = strlen(line);
+	for (const char *p = lines; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == n && strncmp(p, line, n) == 0)
+			return 1;
+		p += len + (comma ? 1 : 0);
+	}
+	return 0;
+}
+
+/*
+ * The transactional outbox: the event goes to every gateway with a webhook
+ * that follows the incident's line, in the same commit as the change, except
+ * back to the gateway that caused it. Delivery happens later (srv_webhook.c).
+ */
+static int
+outbox(struct db_store *st, struct db_req *r, int64_t now)
+{
+	const char *line = inc_line_name(r->inc.line);
+	for (int i = 0; i < st->nhooks; i++) {
+		const struct hook *h = &st->hooks[i];
+		if (!line_listed(h->lines, line))
+			continue;
+		if (strncmp(r->actor, "gateway:", 8) == 0 && strcmp(r->actor + 8, h->name) == 0)
+			continue;
+		sqlite3_stmt *s = st->st[S_OUTBOX];
+		sqlite3_bind_text(s, 1, h->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, r->seq);
+		sqlite3_bind_text(s, 3, r->frame, (int)r->frame_len, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, now);
+		int rc = step_done(st, s, r);
+		sqlite3_clear_bindings(s);
+		if (rc)
+			return rc;
+		r->outboxed++;
+	}
+	return 0;
+}
+
+static void
+hooks_clear(struct db_store *st)
+{
+	for (int i = 0; i < st->nhooks; i++) {
+		free(st->hooks[i].name);
+		free(st->hooks[i].lines);
+	}
+	free(st->hooks);
+	st->hooks = NULL;
+	st->nhooks = 0;
+}
+
+/* Inside the batch's transaction: which gateways want events now. */
+static int
+hooks_load(struct db_store *st)
+{
+	hooks_clear(st);
+	sqlite3_stmt *s = st->st[S_HOOKS];
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		st->hooks = xrealloc(st->hooks, sizeof *st->hooks * (size_t)(st->nhooks + 1));
+		st->hooks[st->nhooks].name = xstrdup((const char *)sqlite3_column_text(s, 0));
+		st->hooks[st->nhooks].lines = xstrdup((const char *)sqlite3_column_text(s, 1));
+		st->nhooks++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Build the journal frame, insert it with the next seq, and keep it for publishing. */
 static int
 journal(struct db_store *st, struct db_req *r, const char *kind, int64_t now, json_t *changed)
@@ -178,11 +272,159 @@ journal(struct db_store *st, struct db_req *r, const char *kind, int64_t now, js
 	free(r->frame);
 	r->frame = frame;
 	r->frame_len = strlen(frame);
-	return 0;
+	return outbox(st, r, now);
+}
+
+/* Load incident id into r->inc. Returns 1 found, 0 not found, -1 error. */
+static int
+load_id(struct db_store *st, struct db_req *r, int64_t id)
+{
+	sqlite3_stmt *q = st->st[S_BY_ID];
+	sqlite3_bind_int64(q, 1, id);
+	return load_by(st, q, r);
+}
+
+/* Which stored report is (source, ref)? Returns 1 (setting id and version), 0, or -1. */
+static int
+report_get(struct db_store *st, const char *source, const char *ref, int64_t *id, int64_t *version)
+{
+	sqlite3_stmt *q = st->st[S_REPORT_GET];
+	sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, ref, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q), found = 0;
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(q, 0);
+		*version = sqlite3_column_int64(q, 1);
+		found = 1;
+	} else if (rc != SQLITE_DONE) {
+		found = -1;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return found;
+}
+
+static const char *const action_names[] = { "report", "update", "cancel" };
+
+static int
+report_put(struct db_store *st, struct db_req *r, const char *ref, int64_t id, int64_t now)
+{
+	sqlite3_stmt *s = st->st[S_REPORT_PUT];
+	bind_text(s, 1, r->inc.source);
+	bind_text(s, 2, ref);
+	sqlite3_bind_int64(s, 3, id);
+	sqlite3_bind_int64(s, 4, r->report_version);
+	bind_text(s, 5, action_names[r->action >= 0 && r->action <= 2 ? r->action : 0]);
+	sqlite3_bind_int64(s, 6, now);
+	bind_text(s, 7, r->actor);
+	int rc = step_done(st, s, r);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+/*
+ * r->inc holds the current stored incident. Apply the patch (and, with
+ * details set, replace the details), write the row and journal the change
+ * when anything changed.
+ */
+static int
+write_update(struct db_store *st, struct db_req *r, const struct inc_patch *p, int set_details,
+    const char *details, int64_t now)
+{
+	struct incident before;
+	inc_copy(&before, &r->inc);
+	inc_apply_patch(&r->inc, p);
+	if (set_details) {
+		free(r->inc.details);
+		r->inc.details = details ? xstrdup(details) : NULL;
+	}
+	json_t *changed = json_array();
+#define CHG(cond, name) if (cond) json_array_append_new(changed, json_string(name))
+#define SDIFF(a, b) ((a) == NULL ? (b) != NULL : (b) == NULL || strcmp((a), (b)) != 0)
+	const struct incident *a = &before, *b = &r->inc;
+	CHG(a->status != b->status, "status");
+	CHG(a->priority != b->priority, "priority");
+	CHG(a->category != b->category, "category");
+	CHG(SDIFF(a->type, b->type), "type");
+	CHG(SDIFF(a->title, b->title), "title");
+	CHG(SDIFF(a->description, b->description), "description");
+	CHG(SDIFF(a->address, b->address), "address");
+	CHG(a->has_position != b->has_position || a->lon != b->lon || a->lat != b->lat, "position");
+	CHG(SDIFF(a->details, b->details), "details");
+#undef CHG
+#undef SDIFF
+	int64_t version = before.version;
+	inc_clear(&before);
+	if (json_array_size(changed) == 0) {
+		json_decref(changed);
+		return 0; /* nothing to write: same version, no event */
+	}
+	r->changed = 1;
+	struct incident *in = &r->inc;
+	sqlite3_stmt *s = st->st[S_UPDATE];
+	sqlite3_bind_int64(s, 1, in->id);
+	bind_text(s, 2, inc_category_name(in->category));
+	bind_text(s, 3, in->type);
+	sqlite3_bind_int(s, 4, in->priority);
+	bind_text(s, 5, inc_status_name(in->status));
+	bind_text(s, 6, in->title);
+	bind_text(s, 7, in->description);
+	bind_text(s, 8, in->address);
+	if (in->has_position) {
+		sqlite3_bind_double(s, 9, in->lon);
+		sqlite3_bind_double(s, 10, in->lat);
+	} else {
+		sqlite3_bind_null(s, 9);
+		sqlite3_bind_null(s, 10);
+	}
+	sqlite3_bind_int64(s, 11, now);
+	bind_text(s, 12, r->actor);
+	sqlite3_bind_int64(s, 13, version);
+	bind_text(s, 14, in->details);
+	int rc = step_done(st, s, r);
+	sqlite3_clear_bindings(s);
+	if (rc == 0 && sqlite3_changes(st->db) != 1)
+		rc = sqlerr(st, r);
+	if (rc) {
+		json_decref(changed);
+		return rc;
+	}
+	in->version++;
+	in->updated_at = now;
+	return journal(st, r, "incident.updated", now, changed);
+}
+
+/* The agency's fields of a report, as a patch (a later version replaces them). */
+static void
+report_patch(const struct incident *d, struct inc_patch *p)
+{
+	memset(p, 0, sizeof *p);
+	p->mask = INC_F_PRIORITY | INC_F_CATEGORY | INC_F_TYPE | INC_F_TITLE | INC_F_DESCRIPTION |
+	    INC_F_ADDRESS | INC_F_POSITION;
+	inc_copy(&p->v, d);
+}
+
+/* An agency report that acts on an incident already stored (r->inc is loaded). */
+static int
+apply_report(struct db_store *st, struct db_req *r, struct incident *draft, int64_t now)
+{
+	struct inc_patch p;
+	int rc;
+	if (r->action == 2 /* GW_CANCEL */) {
+		memset(&p, 0, sizeof p);
+		p.mask = INC_F_STATUS;
+		p.v.status = inc_status_is_final(r->inc.status) ? r->inc.status : INC_ST_CANCELLED;
+		rc = write_update(st, r, &p, 0, NULL, now);
+	} else {
+		report_patch(draft, &p);
+		rc = write_update(st, r, &p, 1, draft->details, now);
+	}
+	inc_patch_clear(&p);
+	return rc;
 }
 
 static int
-do_create(struct db_store *st, struct db_req *r, int64_t now)
+insert_incident(struct db_store *st, struct db_req *r, int64_t now)
 {
 	struct incident *in = &r->inc;
 	sqlite3_stmt *s = st->st[S_INSERT];
@@ -211,32 +453,83 @@ do_create(struct db_store *st, struct db_req *r, int64_t now)
 	sqlite3_clear_bindings(s);
 	if (rc)
 		return rc;
-	if (sqlite3_changes(st->db) == 0) {
-		/* Idempotent intake: the same (source, ext_ref) was already stored. */
-		sqlite3_stmt *q = st->st[S_BY_REF];
-		sqlite3_bind_text(q, 1, in->source, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(q, 2, in->ext_ref, -1, SQLITE_TRANSIENT);
-		int found = load_by(st, q, r);
-		sqlite3_clear_bindings(q);
-		if (found != 1)
-			return sqlerr(st, r);
-		r->existed = 1;
-		return 0;
-	}
 	in->id = sqlite3_last_insert_rowid(st->db);
 	if (in->reported_at == 0)
 		in->reported_at = now;
 	in->created_at = in->updated_at = now;
 	in->version = 1;
+	if (in->ext_ref && (rc = report_put(st, r, in->ext_ref, in->id, now)))
+		return rc;
 	return journal(st, r, "incident.created", now, NULL);
+}
+
+/*
+ * A report (from a gateway, or a dispatcher's manual entry):
+ * - (source, ext_ref) already stored: a retry (the stored incident comes
+ *   back, nothing changes) unless its version is higher, which makes it a
+ *   later version of the report whose fields replace the incident's;
+ * - an update or cancel naming earlier reports: acts on their incident;
+ * - otherwise a new incident.
+ */
+static int
+do_create(struct db_store *st, struct db_req *r, int64_t now)
+{
+	struct incident draft;
+	int64_t id = 0, version = 0;
+	int found = 0, rc;
+	if (r->inc.ext_ref) {
+		found = report_get(st, r->inc.source, r->inc.ext_ref, &id, &version);
+		if (found < 0)
+			return sqlerr(st, r);
+	}
+	if (found == 0 && r->action != 0 && r->inc.ext_ref) {
+		for (int i = 0; i < r->ntargets && found == 0; i++)
+			found = report_get(st, r->inc.source, r->targets[i], &id, &version);
+		if (found < 0)
+			return sqlerr(st, r);
+		if (found) {
+			version = -1; /* the new report is not stored yet: act on the target */
+			r->existed = 0;
+		}
+	}
+	if (found == 0) {
+		if (r->action == 2 /* GW_CANCEL of a report this centre never had */)
+			r->inc.status = INC_ST_CANCELLED;
+		return insert_incident(st, r, now);
+	}
+	if (version >= 0 && r->report_version <= version) {
+		/* A retry: the stored incident, unchanged. */
+		if (load_id(st, r, id) != 1)
+			return sqlerr(st, r);
+		r->existed = 1;
+		return 0;
+	}
+	draft = r->inc;
+	memset(&r->inc, 0, sizeof r->inc);
+	if (load_id(st, r, id) != 1) {
+		inc_clear(&draft);
+		return sqlerr(st, r);
+	}
+	rc = apply_report(st, r, &draft, now);
+	if (rc == 0) {
+		free(r->inc.source);
+		r->inc.source = xstrdup(draft.source);
+		rc = report_put(st, r, draft.ext_ref, id, now);
+		free(r->inc.source);
+		r->inc.source = NULL;
+		/* The stored incident keeps the source of its first report. */
+		if (rc == 0 && load_id(st, r, id) != 1)
+			rc = sqlerr(st, r);
+	}
+	r->updated_report = 1;
+	inc_clear(&draft);
+	return rc;
 }
 
 static int
 do_patch(struct db_store *st, struct db_req *r, int64_t now)
 {
-	sqlite3_stmt *q = st->st[S_BY_ID];
-	sqlite3_bind_int64(q, 1, r->id);
-	int found = load_by(st, q, r);
+	int found = load_id(st, r, r->id);
 	if (found < 0)
 		return sqlerr(st, r);
 	if (found == 0) {
@@ -251,60 +544,27 @@ do_patch(struct db_store *st, struct db_req *r, int64_t now)
 		    (long long)r->inc.version, (long long)r->if_version);
 		return r->err;
 	}
-	struct incident before;
-	inc_copy(&before, &r->inc);
-	inc_apply_patch(&r->inc, &r->patch);
-	json_t *changed = json_array();
-#define CHG(cond, name) if (cond) json_array_append_new(changed, json_string(name))
-#define SDIFF(a, b) ((a) == NULL ? (b) != NULL : (b) == NULL || strcmp((a), (b)) != 0)
-	const struct incident *a = &before, *b = &r->inc;
-	CHG(a->status != b->status, "status");
-	CHG(a->priority != b->priority, "priority");
-	CHG(a->category != b->category, "category");
-	CHG(SDIFF(a->type, b->type), "type");
-	CHG(SDIFF(a->title, b->title), "title");
-	CHG(SDIFF(a->description, b->description), "description");
-	CHG(SDIFF(a->address, b->address), "address");
-	CHG(a->has_position != b->has_position || a->lon != b->lon || a->lat != b->lat, "position");
-#undef CHG
-#undef SDIFF
-	inc_clear(&before);
-	if (json_array_size(changed) == 0) {
-		json_decref(changed);
-		return 0; /* nothing to write: same version, no event */
-	}
-	r->changed = 1;
-	struct incident *in = &r->inc;
-	sqlite3_stmt *s = st->st[S_UPDATE];
-	sqlite3_bind_int64(s, 1, in->id);
-	bind_text(s, 2, inc_category_name(in->category));
-	bind_text(s, 3, in->type);
-	sqlite3_bind_int(s, 4, in->priority);
-	bind_text(s, 5, inc_status_name(in->status));
-	bind_text(s, 6, in->title);
-	bind_text(s, 7, in->description);
-	bind_text(s, 8, in->address);
-	if (in->has_position) {
-		sqlite3_bind_double(s, 9, in->lon);
-		sqlite3_bind_double(s, 10, in->lat);
-	} else {
-		sqlite3_bind_null(s, 9);
-		sqlite3_bind_null(s, 10);
-	}
-	sqlite3_bind_int64(s, 11, now);
-	bind_text(s, 12, r->actor);
-	sqlite3_bind_int64(s, 13, r->if_version);
+	return write_update(st, r, &r->patch, 0, NULL, now);
+}
+
+/* A webhook delivery was acknowledged: move the gateway's cursor, drop delivered rows. */
+static int
+do_outbox_ack(struct db_store *st, struct db_req *r, int64_t now)
+{
+	sqlite3_stmt *s = st->st[S_CURSOR];
+	bind_text(s, 1, r->gateway);
+	sqlite3_bind_int64(s, 2, r->outbox_id);
+	sqlite3_bind_int64(s, 3, now);
 	int rc = step_done(st, s, r);
 	sqlite3_clear_bindings(s);
-	if (rc == 0 && sqlite3_changes(st->db) != 1)
-		rc = sqlerr(st, r);
-	if (rc) {
-		json_decref(changed);
+	if (rc)
 		return rc;
-	}
-	in->version++;
-	in->updated_at = now;
-	return journal(st, r, "incident.updated", now, changed);
+	s = st->st[S_OUTBOX_DEL];
+	bind_text(s, 1, r->gateway);
+	sqlite3_bind_int64(s, 2, r->outbox_id);
+	rc = step_done(st, s, r);
+	sqlite3_clear_bindings(s);
+	return rc;
 }
 
 static int
@@ -322,9 +582,10 @@ run_batch(struct db_store *st, struct db_req *batch, int n)
 	int64_t seq0 = st->next_seq;
 	int64_t now = srv_now_us();
 	struct db_req *r;
-	if (simple(st, S_BEGIN) != 0) {
+	if (simple(st, S_BEGIN) != 0 || hooks_load(st) != 0) {
 		for (r = batch; r; r = r->next)
 			sqlerr(st, r);
+		simple(st, S_ROLLBACK);
 		return;
 	}
 	for (r = batch; r; r = r->next) {
@@ -333,7 +594,9 @@ run_batch(struct db_store *st, struct db_req *batch, int n)
 			sqlerr(st, r);
 			continue;
 		}
-		int rc = r->op == DB_OP_CREATE ? do_create(st, r, now) : do_patch(st, r, now);
+		int rc = r->op == DB_OP_CREATE ? do_create(st, r, now)
+		    : r->op == DB_OP_PATCH   ? do_patch(st, r, now)
+					     : do_outbox_ack(st, r, now);
 		if (rc != 0) {
 			r->err = rc;
 			simple(st, S_ROLLBACK_TO);
@@ -341,6 +604,7 @@ run_batch(struct db_store *st, struct db_req *batch, int n)
 			free(r->frame);
 			r->frame = NULL;
 			r->seq = 0;
+			r->outboxed = 0;
 		}
 		simple(st, S_RELEASE);
 	}
@@ -419,6 +683,7 @@ writer_main(void *arg)
 static void
 free_store(struct db_store *st)
 {
+	hooks_clear(st);
 	for (int i = 0; i < S_N; i++)
 		sqlite3_finalize(st->st[i]);
 	sqlite3_close(st->db);

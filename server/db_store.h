@@ -22,6 +22,7 @@ struct db_store;
 enum db_op {
 	DB_OP_CREATE, /* insert inc, or return the existing one for (source, ext_ref) */
 	DB_OP_PATCH,  /* apply patch to incident id at version if_version */
+	DB_OP_OUTBOX_ACK, /* gateway's webhook acknowledged outbox rows up to outbox_id */
 };
 
 struct db_req {
@@ -36,6 +37,8 @@ struct db_req {
 	int64_t report_version; /* CREATE: the agency's version of the report (0: none) */
 	char **targets;        /* CREATE with GW_UPDATE / GW_CANCEL: earlier reports' ext_refs */
 	int ntargets;
+	char *gateway;         /* OUTBOX_ACK: the gateway */
+	int64_t outbox_id;     /* OUTBOX_ACK: delivered up to this outbox row */
 	void (*done)(struct db_req *req); /* on the loop thread, exactly once */
 	void *udata;
 
@@ -43,7 +46,9 @@ struct db_req {
 	int err;               /* 0 or SRV_E_*; on SRV_E_STALE inc holds the current */
 	char *cause;
 	int existed;           /* CREATE: an incident with that (source, ext_ref) was there */
-	int changed;           /* PATCH: at least one field changed */
+	int changed;           /* PATCH or a later report: at least one field changed */
+	int updated_report;    /* CREATE: the report acted on a stored incident */
+	int outboxed;          /* outbox rows written for this change */
 	int64_t seq;           /* journal seq of the change; 0 when nothing changed */
 	int64_t committed_at;  /* when the commit returned, Unix us */
 	char *frame;           /* the journal event frame (JSON text), NULL when no change */

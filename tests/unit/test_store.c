@@ -270,7 +270,9 @@ newer_schema_is_refused(void **state)
 	free(cause);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
 	sqlite3_open(f->path, &db);
-	sqlite3_exec(db, "PRAGMA user_version=1", NULL, NULL, NULL);
+	char *reset = xasprintf("PRAGMA user_version=%d", db_schema_version());
+	sqlite3_exec(db, reset, NULL, NULL, NULL);
+	free(reset);
 	sqlite3_close(db);
 	open_store(f);
 }
@@ -301,6 +303,129 @@ backlog_is_bounded(void **state)
 	wait_done(f, 3);
 }
 
+static struct db_req *
+report_req(struct fx *f, const char *ref, int action, int64_t version, const char *title,
+    const char *target)
+{
+	struct db_req *r = create_req(f, "cap", ref, title);
+	r->action = action;
+	r->report_version = version;
+	if (target) {
+		r->targets = xcalloc(1, sizeof *r->targets);
+		r->targets[0] = xstrdup(target);
+		r->ntargets = 1;
+	}
+	return r;
+}
+
+static void
+later_version_updates_and_older_is_a_retry(void **state)
+{
+	struct fx *f = *state;
+	db_store_submit(f->st, report_req(f, "V-1", 0, 1, "first", NULL));
+	wait_done(f, 1);
+	db_store_submit(f->st, report_req(f, "V-1", 0, 2, "second", NULL));
+	wait_done(f, 2);
+	db_store_submit(f->st, report_req(f, "V-1", 0, 1, "first again", NULL));
+	db_store_submit(f->st, report_req(f, "V-1", 0, 2, "second again", NULL));
+	wait_done(f, 4);
+	int64_t id = f->results[0]->inc.id;
+	assert_int_equal(f->results[1]->err, 0);
+	assert_int_equal(f->results[1]->inc.id, id);
+	assert_int_equal(f->results[1]->updated_report, 1);
+	assert_string_equal(f->results[1]->inc.title, "second");
+	assert_int_equal(f->results[1]->inc.version, 2);
+	assert_non_null(strstr(f->results[1]->frame, "\"changed\":[\"title\"]"));
+	for (int i = 2; i < 4; i++) {
+		assert_int_equal(f->results[i]->existed, 1); /* older or same version: a retry */
+		assert_string_equal(f->results[i]->inc.title, "second");
+		assert_int_equal(f->results[i]->seq, 0);
+	}
+	assert_int_equal(f->npublished, 2);
+}
+
+static void
+update_and_cancel_act_on_the_referenced_report(void **state)
+{
+	struct fx *f = *state;
+	db_store_submit(f->st, report_req(f, "ALERT-1", 0, 0, "雷电黄色预警", NULL));
+	wait_done(f, 1);
+	int64_t id = f->results[0]->inc.id;
+	db_store_submit(f->st, report_req(f, "ALERT-2", 1 /* update */, 0, "雷电橙色预警", "ALERT-1"));
+	wait_done(f, 2);
+	assert_int_equal(f->results[1]->inc.id, id);
+	assert_string_equal(f->results[1]->inc.title, "雷电橙色预警");
+	assert_string_equal(f->results[1]->inc.ext_ref, "ALERT-1"); /* keeps its first report */
+	/* A retry of the update is recognised by its own reference. */
+	db_store_submit(f->st, report_req(f, "ALERT-2", 1, 0, "雷电橙色预警", "ALERT-1"));
+	wait_done(f, 3);
+	assert_int_equal(f->results[2]->existed, 1);
+	assert_int_equal(f->results[2]->inc.id, id);
+	/* Cancel, naming the update: same incident, cancelled. */
+	db_store_submit(f->st, report_req(f, "ALERT-3", 2 /* cancel */, 0, "解除", "ALERT-2"));
+	wait_done(f, 4);
+	assert_int_equal(f->results[3]->inc.id, id);
+	assert_int_equal(f->results[3]->inc.status, INC_ST_CANCELLED);
+	assert_non_null(strstr(f->results[3]->frame, "\"changed\":[\"status\"]"));
+	/* A cancel for an alert this centre never had is kept, as a cancelled incident. */
+	db_store_submit(f->st, report_req(f, "ALERT-9", 2, 0, "解除", "NEVER-SEEN"));
+	wait_done(f, 5);
+	assert_int_not_equal(f->results[4]->inc.id, id);
+	assert_int_equal(f->results[4]->inc.status, INC_ST_CANCELLED);
+	assert_int_equal(f->npublished, 4);
+}
+
+static int
+count(struct fx *f, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	sqlite3_open(f->path, &db);
+	sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void
+outbox_rows_commit_with_the_change(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db;
+	sqlite3_open(f->path, &db);
+	assert_int_equal(sqlite3_exec(db,
+	    "INSERT INTO gateways (name, adapter, token_hash, rate, burst, webhook, lines, created_at,"
+	    " created_by) VALUES ('fire', 'line119', x'00', 10, 10, 'http://127.0.0.1:9/', '119,122', 0, 't'),"
+	    " ('police', 'line110', x'00', 10, 10, NULL, NULL, 0, 't')", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct db_req *a = create_req(f, "json", "OB-1", "fire"); /* line 119, from elsewhere */
+	struct db_req *b = create_req(f, "line119", "OB-2", "own report");
+	free(b->actor);
+	b->actor = xstrdup("gateway:fire"); /* not echoed back to its sender */
+	struct db_req *c = create_req(f, "json", "OB-3", "police matter");
+	c->inc.line = INC_LINE_110;
+	db_store_submit(f->st, a);
+	db_store_submit(f->st, b);
+	db_store_submit(f->st, c);
+	wait_done(f, 3);
+	assert_int_equal(f->results[0]->outboxed, 1);
+	assert_int_equal(f->results[1]->outboxed, 0);
+	assert_int_equal(f->results[2]->outboxed, 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM outbox WHERE gateway='fire'"), 1);
+	int64_t obid = count(f, "SELECT max(id) FROM outbox");
+	struct db_req *ack = db_req_new(DB_OP_OUTBOX_ACK, "webhook");
+	ack->gateway = xstrdup("fire");
+	ack->outbox_id = obid;
+	ack->done = on_done;
+	ack->udata = f;
+	db_store_submit(f->st, ack);
+	wait_done(f, 4);
+	assert_int_equal(f->results[3]->err, 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM outbox"), 0);
+	assert_int_equal(count(f, "SELECT delivered_id FROM outbox_cursor WHERE gateway='fire'"), obid);
+}
+
 int
 main(void)
 {
@@ -311,6 +436,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(journal_is_append_only_and_survives_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(backlog_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(later_version_updates_and_older_is_a_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(update_and_cancel_act_on_the_referenced_report, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(outbox_rows_commit_with_the_change, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
