@@ -63,6 +63,7 @@ struct srv_req {
 	char *body;
 	size_t body_len, content_length;
 	int pending;            /* waiting for the store or a read */
+	int dispatched;         /* routed once (lws may repeat BODY_COMPLETION) */
 	int close_after;        /* close the connection after the response */
 
 	int status;

@@ -312,8 +312,21 @@ cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	case LWS_CALLBACK_HTTP_BODY:
 		return pss->req ? http_body(pss->req, in, len) : 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (pss->req && pss->req->status == 0 && !pss->req->pending)
+		if (pss->req == NULL)
+			return 0;
+		if (pss->req->status == 0 && !pss->req->pending && !pss->req->dispatched) {
+			pss->req->dispatched = 1;
 			srv_api_dispatch(pss->req);
+		} else {
+			/*
+			 * lws 4.1 repeats BODY_COMPLETION while the client's next,
+			 * pipelined request sits in its buffer, and then misreads that
+			 * request's headers as a body and spins. Pipelining is refused:
+			 * the request in hand is answered, then the connection closes
+			 * (the client retries the rest, RFC 7230 6.3.2).
+			 */
+			pss->req->close_after = 1;
+		}
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return http_writeable(wsi, pss);

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
+import { readFileSync } from 'node:fs';
 import { startServer, Console, report, rawHttp } from './harness.mjs';
 
 async function seq(srv) {
@@ -109,6 +110,41 @@ test('WebSocket bad input: oversize closes 1009, invalid UTF-8 closes 1007, bad 
     assert.equal(await seq(srv), 0);
   } finally {
     await srv.stop();
+    srv.cleanup();
+  }
+});
+
+function cpuSeconds(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
+}
+
+test('pipelined requests: the first is answered and the connection closed; no spin; bare connects are harmless', async () => {
+  const srv = await startServer();
+  try {
+    // A connection opened and closed without a request (port scanners, load balancers).
+    for (let i = 0; i < 5; i++) await rawHttp(srv.port, '', { waitMs: 50 });
+
+    const body = (ref) => JSON.stringify(report(ref));
+    const req = (ref) => `POST /api/v1/intake/json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body(ref))}\r\n\r\n${body(ref)}`;
+    const out = await rawHttp(srv.port, req('PIPE-1') + req('PIPE-2'), { waitMs: 3000 });
+    assert.match(out, /^HTTP\/1.1 201/);
+    assert.match(out.toLowerCase(), /connection: close/);
+    assert.equal((out.match(/HTTP\/1.1 /g) || []).length, 1, 'only the first is answered');
+
+    // The server is idle afterwards (lws 4.1 would spin on the leftover bytes).
+    const before = cpuSeconds(srv.proc.pid);
+    await new Promise((r) => setTimeout(r, 1000));
+    const used = cpuSeconds(srv.proc.pid) - before;
+    assert.ok(used < 0.5, `server used ${used} s of CPU while idle`);
+
+    // The unanswered request was not stored; a retry on a new connection works.
+    const retry = await srv.post('/api/v1/intake/json', report('PIPE-2'));
+    assert.equal(retry.status, 201);
+    assert.equal((await srv.post('/api/v1/intake/json', report('PIPE-1'))).json.duplicate, true);
+  } finally {
+    const { code } = await srv.stop();
+    assert.equal(code, 0, 'clean exit on SIGTERM');
     srv.cleanup();
   }
 });
