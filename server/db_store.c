@@ -752,6 +752,8 @@ db_store_open(struct db_store **out, uv_loop_t *loop, const char *path,
 		free_store(st);
 		return rc;
 	}
+	/* The writer touches every index on every intake: keep them in memory (64 MiB). */
+	sqlite3_exec(st->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
 	for (int i = 0; i < S_N; i++)
 		if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],
 			NULL) != SQLITE_OK) {
