@@ -752,8 +752,12 @@ db_store_open(struct db_store **out, uv_loop_t *loop, const char *path,
 		free_store(st);
 		return rc;
 	}
-	/* The writer touches every index on every intake: keep them in memory (64 MiB). */
-	sqlite3_exec(st->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+	/* The writer touches every index on every intake: keep them in memory. */
+	if (opts->cache_bytes > 0) {
+		char *pragma = xasprintf("PRAGMA cache_size=-%lld", (long long)(opts->cache_bytes / 1024));
+		sqlite3_exec(st->db, pragma, NULL, NULL, NULL);
+		free(pragma);
+	}
 	for (int i = 0; i < S_N; i++)
 		if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],
 			NULL) != SQLITE_OK) {

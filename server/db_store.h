@@ -60,6 +60,7 @@ struct db_req {
 struct db_store_opts {
 	int batch_max;   /* most requests per transaction */
 	int backlog_max; /* most requests queued or in flight */
+	int64_t cache_bytes; /* the write connection's page cache; 0 for SQLite's default */
 };
 
 /* The event sink: called on the loop thread for each committed change, in seq order. */

@@ -53,6 +53,8 @@ static const struct centry entries[] = {
 	    "Most requests committed in one transaction (group commit)." },
 	{ "store.backlog_max", C_INT, OFF(store_backlog_max), "20000", 1, 10000000,
 	    "Most requests waiting for the writer; beyond it intake gets 503." },
+	{ "store.cache", C_SIZE, OFF(store_cache), "64M", 1 << 20, (int64_t)16 << 30,
+	    "Page cache of the writer's SQLite connection (every intake touches every index)." },
 	{ "store.read_conns", C_INT, OFF(store_read_conns), "4", 1, 64,
 	    "Read-only SQLite connections for lists, history and resume." },
 	{ "demo.interval_ms", C_INT, OFF(demo_interval_ms), "4000", 100, 3600000,

@@ -28,6 +28,7 @@ struct srv_config {
 	int store_batch_max;
 	int store_backlog_max;
 	int store_read_conns;
+	int64_t store_cache;
 	int demo_interval_ms;
 };
 

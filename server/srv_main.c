@@ -178,7 +178,7 @@ serve(struct srv_config *cfg, int with_demo)
 
 	char *path = db_path(cfg);
 	struct db_store_opts so = { .batch_max = cfg->store_batch_max,
-		.backlog_max = cfg->store_backlog_max };
+		.backlog_max = cfg->store_backlog_max, .cache_bytes = cfg->store_cache };
 	/* The hub is created after the store knows the last seq; publish goes through srv. */
 	if (db_store_open(&srv.store, &loop, path, &so, hub_publish, NULL, &cause) != 0 ||
 	    db_reader_open(&srv.reader, &loop, path, cfg->store_read_conns, &cause) != 0) {
