@@ -7,9 +7,21 @@
 #include <strings.h>
 
 extern const struct gw_adapter gw_json;
+extern const struct gw_adapter gw_cap;
+extern const struct gw_adapter gw_eido;
+extern const struct gw_adapter gw_line110;
+extern const struct gw_adapter gw_line119;
+extern const struct gw_adapter gw_line120;
+extern const struct gw_adapter gw_line122;
 
 const struct gw_adapter *const gw_builtin[] = {
 	&gw_json,
+	&gw_cap,
+	&gw_eido,
+	&gw_line110,
+	&gw_line119,
+	&gw_line120,
+	&gw_line122,
 	NULL,
 };
 

@@ -25,7 +25,7 @@ enum srv_method { SRV_GET, SRV_POST, SRV_PUT, SRV_PATCH, SRV_DELETE, SRV_OTHER }
 
 /* Per adapter intake counters, indexed like the adapter list. */
 struct srv_intake_stats {
-	uint64_t created, duplicate, rejected;
+	uint64_t created, duplicate, updated, rejected;
 };
 
 struct srv {

@@ -88,6 +88,8 @@ write_done(struct db_req *r)
 					srv->intake[i].rejected++;
 				else if (r->existed)
 					srv->intake[i].duplicate++;
+				else if (r->updated_report)
+					srv->intake[i].updated++;
 				else
 					srv->intake[i].created++;
 			}
@@ -103,10 +105,13 @@ write_done(struct db_req *r)
 	} else {
 		char when[40];
 		srv_fmt_time(r->committed_at, 1, when, sizeof when);
-		json_t *o = json_pack("{s:o, s:b, s:I, s:s}", "incident", inc_to_json(&r->inc),
-		    "duplicate", r->existed, "seq", (json_int_t)r->seq, "committed_at", when);
+		int created = r->op == DB_OP_CREATE && !r->existed && !r->updated_report;
+		/* result: created, duplicate (a retry), updated (a later version, an update or cancel). */
+		const char *result = created ? "created" : r->existed ? "duplicate" : "updated";
+		json_t *o = json_pack("{s:o, s:s, s:b, s:I, s:s}", "incident", inc_to_json(&r->inc),
+		    "result", result, "duplicate", r->existed, "seq", (json_int_t)r->seq, "committed_at",
+		    when);
 		snprintf(req->etag, sizeof req->etag, "\"%lld\"", (long long)r->inc.version);
-		int created = r->op == DB_OP_CREATE && !r->existed;
 		if (created)
 			snprintf(req->location, sizeof req->location, "/api/v1/incidents/%lld",
 			    (long long)r->inc.id);

@@ -498,8 +498,16 @@ srv_http_start(struct srv *srv, char **cause)
 	if (srv->lws == NULL)
 		return srv_fail(cause, SRV_E_INTERNAL, "cannot start the HTTP listener on %s:%d",
 		    srv->cfg->listen_address, srv->cfg->port), -1;
+	/* lws creates the context even when the vhost could not bind: check it did. */
 	struct lws_vhost *vh = lws_get_vhost_by_name(srv->lws, "liandong");
-	srv->port = vh ? lws_get_vhost_listen_port(vh) : srv->cfg->port;
+	if (vh == NULL || lws_get_vhost_listen_port(vh) <= 0) {
+		srv_fail(cause, SRV_E_INTERNAL, "cannot listen on %s:%d (in use, or not an address here)",
+		    srv->cfg->listen_address, srv->cfg->port);
+		lws_context_destroy(srv->lws);
+		srv->lws = NULL;
+		return -1;
+	}
+	srv->port = lws_get_vhost_listen_port(vh);
 	return 0;
 }
 

@@ -90,6 +90,8 @@ srv_metrics_render(struct srv *srv, size_t *len)
 		    (unsigned long long)s->created);
 		put(&b, "liandong_intake_total{adapter=\"%s\",result=\"duplicate\"} %llu\n", n,
 		    (unsigned long long)s->duplicate);
+		put(&b, "liandong_intake_total{adapter=\"%s\",result=\"updated\"} %llu\n", n,
+		    (unsigned long long)s->updated);
 		put(&b, "liandong_intake_total{adapter=\"%s\",result=\"rejected\"} %llu\n", n,
 		    (unsigned long long)s->rejected);
 	}
