@@ -37,6 +37,7 @@ db_query_free(struct db_query *q)
 	if (q == NULL)
 		return;
 	free(q->filter.source);
+	inc_clear(&q->inc);
 	free(q->cause);
 	free(q->body);
 	for (int i = 0; i < q->nframes; i++)
@@ -131,11 +132,9 @@ q_get(struct db_query *q, sqlite3 *db)
 	sqlite3_bind_int64(s, 1, q->id);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		struct incident inc;
-		db_row_incident(s, &inc);
-		q->version = inc.version;
-		set_body(q, inc_to_json(&inc));
-		inc_clear(&inc);
+		db_row_incident(s, &q->inc);
+		q->version = q->inc.version;
+		set_body(q, inc_to_json(&q->inc));
 	} else if (rc == SQLITE_DONE) {
 		q->err = SRV_E_NOT_FOUND;
 		q->cause = xasprintf("no incident %lld", (long long)q->id);

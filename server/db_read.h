@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "incident.h"
+
 struct db_reader;
 
 enum db_query_kind {
@@ -48,6 +50,7 @@ struct db_query {
 	size_t body_len;
 	int64_t seq;
 	int64_t version;
+	struct incident inc;   /* DBQ_GET: the incident itself (freed with the query) */
 	char **frames;
 	size_t *frame_lens;
 	int64_t *frame_seqs;

@@ -20,6 +20,7 @@ struct db_store;
 struct db_reader;
 struct hub;
 struct db_req;
+struct auth;
 
 enum srv_method { SRV_GET, SRV_POST, SRV_PUT, SRV_PATCH, SRV_DELETE, SRV_OTHER };
 
@@ -35,6 +36,7 @@ struct srv {
 	struct db_store *store;
 	struct db_reader *reader;
 	struct hub *hub;
+	struct auth *auth;               /* gateway keys; NULL with intake.auth = open */
 	const struct gw_adapter *const *adapters;
 	struct gw_host gw_host;
 	struct srv_intake_stats *intake; /* one per adapter */
@@ -59,6 +61,10 @@ struct srv_req {
 	char *args;             /* decoded "k=v" pairs, NUL-separated, double NUL at end */
 	char content_type[128];
 	char if_match[64];
+	char authorization[160];
+	char sig_timestamp[24];
+	char signature[80];
+	int retry_after;        /* seconds, for 429 and 503 answers; 0 for none */
 	char peer[64];
 	char *body;
 	size_t body_len, content_length;
@@ -101,6 +107,10 @@ int srv_intake_local(struct srv *srv, const char *adapter, const char *actor, co
 /* --- srv_metrics.c --------------------------------------------------------- */
 /* Prometheus text exposition of the server's counters; caller frees. */
 char *srv_metrics_render(struct srv *srv, size_t *len);
+
+/* --- srv_admin.c ------------------------------------------------------------ */
+/* `liandong gateway ACTION ...` (argv starts at ACTION). Returns the exit status. */
+int srv_admin_gateway(int argc, char **argv, struct srv_config *cfg);
 
 /* --- srv_demo.c ------------------------------------------------------------ */
 int srv_demo_start(struct srv *srv);

@@ -9,6 +9,7 @@
 #include "db_read.h"
 #include "db_store.h"
 #include "hub.h"
+#include "srv_auth.h"
 #include "srv_error.h"
 #include "srv_log.h"
 #include "srv_util.h"
@@ -130,6 +131,8 @@ submit_write(struct srv_req *req, struct db_req *r)
 	if (rc) {
 		req->pending = 0;
 		db_req_free(r);
+		if (rc == SRV_E_OVERLOADED)
+			req->retry_after = 1;
 		srv_reply_error(req, rc, rc == SRV_E_OVERLOADED ? "the store's backlog is full" : NULL);
 	}
 }
@@ -213,9 +216,23 @@ api_intake(struct srv_req *req, const char *name)
 		return;
 	}
 	char *cause = NULL, actor[64];
-	snprintf(actor, sizeof actor, "gateway:%s", a->name);
+	const char *gateway = a->name;
+	int rc;
+	if (srv->auth) {
+		struct auth_creds creds = { req->authorization, req->sig_timestamp, req->signature };
+		rc = auth_intake(srv->auth, &creds, a->name, req->body ? req->body : "", req->body_len,
+		    &gateway, &req->retry_after, &cause);
+		if (rc) {
+			srv->intake[adapter_index(srv, a)].rejected++;
+			log_info("api", "intake refused|adapter=%s peer=%s code=%s detail=\"%s\"", a->name,
+			    req->peer, srv_err_code(rc), cause ? cause : "");
+			fail(req, rc, cause);
+			return;
+		}
+	}
+	snprintf(actor, sizeof actor, "gateway:%s", gateway);
 	struct db_req *r = NULL;
-	int rc = host_intake(srv, a, actor, req->body ? req->body : "", req->body_len, &r, &cause);
+	rc = host_intake(srv, a, actor, req->body ? req->body : "", req->body_len, &r, &cause);
 	if (rc) {
 		srv->intake[adapter_index(srv, a)].rejected++;
 		log_info("api", "intake refused|adapter=%s peer=%s code=%s detail=\"%s\"", a->name,
@@ -413,6 +430,26 @@ api_list(struct srv_req *req)
 	submit_read(req, q, NULL);
 }
 
+/* An incident in another adapter's format (the EIDO for another centre). */
+static void
+render_done(struct db_query *q)
+{
+	struct srv_req *req = q->udata;
+	const struct gw_adapter *a = gw_registry_find(req->srv->adapters, "eido");
+	char *out = NULL, *cause = NULL;
+	size_t len = 0;
+	int rc;
+	if (q->err)
+		srv_reply_error(req, q->err, q->cause);
+	else if ((rc = a->render(&req->srv->gw_host, &q->inc, &out, &len, &cause)) != 0)
+		srv_reply_error(req, rc, cause);
+	else
+		srv_reply_text(req, 200, "application/json", out, len);
+	free(out);
+	free(cause);
+	db_query_free(q);
+}
+
 /* Frames are JSON already: the body is built by concatenation, not re-encoding. */
 static void
 journal_done(struct db_query *q)
@@ -534,6 +571,12 @@ srv_api_dispatch(struct srv_req *req)
 			} else {
 				fail(req, SRV_E_METHOD, xstrdup("use GET or PATCH"));
 			}
+			return;
+		}
+		if (strcmp(slash, "/eido") == 0 && m == SRV_GET) {
+			struct db_query *q = db_query_new(DBQ_GET);
+			q->id = id;
+			submit_read(req, q, render_done);
 			return;
 		}
 		if (strcmp(slash, "/history") == 0 && m == SRV_GET) {

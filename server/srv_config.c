@@ -33,6 +33,8 @@ static const struct centry entries[] = {
 	{ "console.dir", C_STR, OFF(console_dir), "./web-console", 0, 0,
 	    "Folder of the web console's static files, served at /." },
 	{ "log.level", C_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug." },
+	{ "intake.auth", C_STR, OFF(intake_auth), "keys", 0, 0,
+	    "keys: every intake needs a gateway key (liandong gateway add); open: none (tests, labs)." },
 	{ "http.max_body", C_SIZE, OFF(http_max_body), "1M", 1024, 64 << 20,
 	    "Largest accepted request body; larger gets 413." },
 	{ "http.max_conns", C_INT, OFF(http_max_conns), "4096", 16, 1000000,
@@ -97,6 +99,10 @@ apply(struct srv_config *cfg, const char *key, const char *val, char **cause)
 			if (strcmp(key, "log.level") == 0 && srv_log_parse_level(val) < 0)
 				return srv_fail(cause, SRV_E_CONFIG,
 				    "log.level must be error, warn, info or debug, not '%s'", val);
+			if (strcmp(key, "intake.auth") == 0 && strcmp(val, "keys") != 0 &&
+			    strcmp(val, "open") != 0)
+				return srv_fail(cause, SRV_E_CONFIG, "intake.auth must be keys or open, not '%s'",
+				    val);
 			return 0;
 		}
 		int64_t n;

@@ -17,6 +17,7 @@ struct srv_config {
 	char *data_dir;
 	char *console_dir;
 	char *log_level;
+	char *intake_auth;
 	int64_t http_max_body;
 	int http_max_conns;
 	int64_t ws_max_message;

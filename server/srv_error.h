@@ -16,6 +16,12 @@
 	X(MISSING_FIELD, 422, "missing_field", "a required field is missing")                  \
 	X(BAD_UTF8, 400, "invalid_utf8", "text is not valid UTF-8")                            \
 	X(BAD_QUERY, 400, "invalid_query", "a query parameter is not valid")                   \
+	X(BAD_XML, 400, "invalid_xml", "the request body is not well-formed XML")              \
+	X(UNAUTHORIZED, 401, "unauthorized", "a valid gateway key is required")                \
+	X(BAD_SIGNATURE, 401, "bad_signature", "the request signature is missing or wrong")    \
+	X(FORBIDDEN, 403, "forbidden", "this gateway may not do that")                         \
+	X(REPLAYED, 409, "replayed", "this signed request was already received")               \
+	X(RATE_LIMITED, 429, "rate_limited", "too many requests from this gateway; slow down") \
 	X(BAD_CONTENT_TYPE, 415, "unsupported_media_type", "the content type is not accepted") \
 	X(NOT_FOUND, 404, "not_found", "no such resource")                                     \
 	X(NO_ROUTE, 404, "no_route", "no such endpoint")                                       \

@@ -142,6 +142,16 @@ copy_hdr(struct lws *wsi, enum lws_token_indexes tok, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+static void
+copy_custom(struct lws *wsi, const char *name, char *buf, size_t len)
+{
+	int nlen = (int)strlen(name);
+	buf[0] = '\0';
+	int n = lws_hdr_custom_length(wsi, name, nlen);
+	if (n <= 0 || (size_t)n >= len || lws_hdr_custom_copy(wsi, buf, (int)len, name, nlen) < 0)
+		buf[0] = '\0';
+}
+
 /* Headers are in: decide whether to read a body, refuse, or route now. */
 static int
 http_begin(struct lws *wsi, struct http_pss *pss)
@@ -160,6 +170,9 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 	req->args = collect_args(wsi);
 	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, req->content_type, sizeof req->content_type);
 	copy_hdr(wsi, WSI_TOKEN_HTTP_IF_MATCH, req->if_match, sizeof req->if_match);
+	copy_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, req->authorization, sizeof req->authorization);
+	copy_custom(wsi, "x-liandong-timestamp:", req->sig_timestamp, sizeof req->sig_timestamp);
+	copy_custom(wsi, "x-liandong-signature:", req->signature, sizeof req->signature);
 	lws_get_peer_simple(wsi, req->peer, sizeof req->peer);
 
 	if (srv->stopping) {
@@ -248,8 +261,9 @@ http_writeable(struct lws *wsi, struct http_pss *pss)
 	if (!req->headers_sent) {
 		unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start,
 						     *end = hb + sizeof hb - 1;
-		char clen[24];
+		char clen[24], retry[16];
 		snprintf(clen, sizeof clen, "%zu", req->resp_len);
+		snprintf(retry, sizeof retry, "%d", req->retry_after);
 		if (lws_add_http_header_status(wsi, (unsigned)req->status, &p, end) ||
 		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
 			(const unsigned char *)req->resp_type, (int)strlen(req->resp_type), &p, end) ||
@@ -259,6 +273,7 @@ http_writeable(struct lws *wsi, struct http_pss *pss)
 		    (req->etag[0] && add_hdr(wsi, "etag:", req->etag, &p, end)) ||
 		    (req->location[0] && add_hdr(wsi, "location:", req->location, &p, end)) ||
 		    (req->close_after && add_hdr(wsi, "connection:", "close", &p, end)) ||
+		    (req->retry_after > 0 && add_hdr(wsi, "retry-after:", retry, &p, end)) ||
 		    lws_finalize_http_header(wsi, &p, end))
 			return 1;
 		size_t hlen = (size_t)(p - start);

@@ -11,6 +11,7 @@
 #include "db_read.h"
 #include "db_store.h"
 #include "hub.h"
+#include "srv_auth.h"
 #include "srv_error.h"
 #include "srv_log.h"
 #include "srv_util.h"
@@ -45,6 +46,7 @@ usage(FILE *f)
 	    "  journal            print journal events from the database (--after N --limit M)\n"
 	    "  config             print the effective configuration with its documentation\n"
 	    "  adapters           list the gateway adapters\n"
+	    "  gateway ...        gateway keys, webhooks, limits (liandong gateway --help)\n"
 	    "  version            print the version\n"
 	    "\n"
 	    "options:\n"
@@ -92,6 +94,8 @@ finish_shutdown(void)
 	srv_http_stop(&srv);
 	db_reader_close(srv.reader);
 	srv.reader = NULL;
+	auth_close(srv.auth);
+	srv.auth = NULL;
 }
 
 static void
@@ -187,6 +191,12 @@ serve(struct srv_config *cfg, int with_demo)
 		free(path);
 		return 1;
 	}
+	if (strcmp(cfg->intake_auth, "keys") == 0 && auth_open(&srv.auth, &loop, path, &cause) != 0) {
+		log_error("server", "cannot read the gateway keys|detail=\"%s\"", cause);
+		free(cause);
+		free(path);
+		return 1;
+	}
 	struct hub_opts ho = { .ring = cfg->hub_ring, .queue_max = cfg->ws_queue_max,
 		.queue_bytes = (size_t)cfg->ws_queue_bytes, .replay_max = cfg->hub_replay_max,
 		.snapshot_max = cfg->hub_snapshot_max, .max_message = (size_t)cfg->ws_max_message };
@@ -199,8 +209,8 @@ serve(struct srv_config *cfg, int with_demo)
 		free(path);
 		return 1;
 	}
-	log_info("server", "listening|address=%s port=%d db=%s console=%s seq=%lld sqlite=%s lws=%s",
-	    cfg->listen_address, srv.port, path, cfg->console_dir,
+	log_info("server", "listening|address=%s port=%d db=%s console=%s intake_auth=%s seq=%lld sqlite=%s lws=%s",
+	    cfg->listen_address, srv.port, path, cfg->console_dir, cfg->intake_auth,
 	    (long long)db_store_last_seq(srv.store), sqlite3_libversion(), lws_get_library_version());
 	free(path);
 
@@ -288,6 +298,11 @@ main(int argc, char **argv)
 	}
 	struct srv_config cfg;
 	srv_config_defaults(&cfg);
+	if (strcmp(cmd, "gateway") == 0) {
+		int rc = srv_admin_gateway(argc - 2, argv + 2, &cfg);
+		srv_config_free(&cfg);
+		return rc;
+	}
 	char *cause = NULL;
 	long long after = 0, limit = 1000;
 	int rc = 0;

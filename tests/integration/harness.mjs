@@ -1,7 +1,7 @@
 // Shared harness for the black-box tests: start the real liandong binary on
 // loopback with a fresh data folder, talk HTTP and WebSocket to it as
 // clients do, and read its /metrics.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,9 +17,12 @@ export function tempDir(tag) {
 }
 
 // Start `liandong serve` on a free port; resolves once it logs "listening".
-export function startServer({ dataDir, args = [], command = 'serve' } = {}) {
+// Intake needs gateway keys by default; tests that are not about keys run with
+// intake.auth=open unless they pass auth: true.
+export function startServer({ dataDir, args = [], command = 'serve', auth = false } = {}) {
   const dir = dataDir || tempDir('it');
-  const proc = spawn(BIN, [command, '--port', '0', '--data', dir, '--console', CONSOLE, ...args],
+  const authArgs = auth ? [] : ['--set', 'intake.auth=open'];
+  const proc = spawn(BIN, [command, '--port', '0', '--data', dir, '--console', CONSOLE, ...authArgs, ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs = [];
   let buf = '';
@@ -95,6 +98,12 @@ export class Server {
   }
 
   cleanup() { rmSync(this.dataDir, { recursive: true, force: true }); }
+}
+
+// `liandong gateway add NAME --adapter A ...` on a data folder: {name, token, hmac_secret}.
+export function addGateway(dataDir, name, adapter, extra = []) {
+  const out = execFileSync(BIN, ['gateway', 'add', name, '--adapter', adapter, '--data', dataDir, ...extra]);
+  return JSON.parse(out.toString());
 }
 
 // A report in the generic JSON adapter's format.

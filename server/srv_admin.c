@@ -1,0 +1,336 @@
+/*
+ * srv_admin.c - `liandong gateway ...`: gateway keys, webhooks and limits.
+ *
+ * Run by an operator on the machine that holds the database, with the
+ * server running or not: it writes the gateways table in one short
+ * transaction (SQLite serialises it with the server's writer), and the
+ * server picks the change up within two seconds. Every operation leaves a
+ * row in the append-only audit log with the operating-system user.
+ * Configuration tables are not journal events: consoles do not see keys.
+ */
+#include "srv.h"
+#include "db_store.h"
+#include "srv_auth.h"
+#include "srv_error.h"
+#include "srv_util.h"
+
+#include <pwd.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void
+gw_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: liandong gateway add NAME --adapter ADAPTER [--lines 110,119|*] [--webhook URL]\n"
+	    "                            [--rate N] [--burst N] [--hmac] [--require-signature]\n"
+	    "       liandong gateway list\n"
+	    "       liandong gateway revoke NAME\n"
+	    "       liandong gateway rotate NAME      (a new key; the old one stops working)\n"
+	    "common options: --data DIR, --config FILE, --set KEY=VALUE\n"
+	    "`add` and `rotate` print {\"name\", \"token\", \"hmac_secret\"} as JSON: the token is shown\n"
+	    "once and only its hash is stored.\n");
+}
+
+static char *
+os_user(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	return xasprintf("cli:%s", pw ? pw->pw_name : "unknown");
+}
+
+static int
+audit(sqlite3 *db, const char *action, const char *target, const char *detail)
+{
+	sqlite3_stmt *st;
+	char *actor = os_user();
+	int rc = sqlite3_prepare_v2(db,
+	    "INSERT INTO audit (ts, actor, action, target, detail, address) VALUES (?1,?2,?3,?4,?5,'local')",
+	    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, srv_now_us());
+		sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_finalize(st);
+	}
+	free(actor);
+	return rc;
+}
+
+static int
+lines_valid(const char *s)
+{
+	if (strcmp(s, "*") == 0)
+		return 1;
+	char *copy = xstrdup(s), *save = NULL;
+	int ok = 1, n = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save), n++)
+		if (inc_line_parse(t) < 0)
+			ok = 0;
+	free(copy);
+	return ok && n > 0;
+}
+
+static int
+open_db(const struct srv_config *cfg, sqlite3 **db)
+{
+	char *path = xasprintf("%s/liandong.db", cfg->data_dir);
+	char *cause = NULL;
+	int rc = 0;
+	if (mkdir(cfg->data_dir, 0750) != 0 && access(cfg->data_dir, W_OK) != 0) {
+		fprintf(stderr, "liandong gateway: cannot use %s\n", cfg->data_dir);
+		rc = 1;
+	} else if (sqlite3_open(path, db) != SQLITE_OK || db_schema_migrate(*db, &cause) != 0) {
+		fprintf(stderr, "liandong gateway: %s: %s\n", path, cause ? cause : sqlite3_errmsg(*db));
+		rc = 1;
+	}
+	free(cause);
+	free(path);
+	return rc;
+}
+
+static void
+print_key(const char *name, const char *adapter, const char *token, const char *secret)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s?}", "name", name, "adapter", adapter, "token", token,
+	    "hmac_secret", secret);
+	char *s = json_dumps(o, JSON_COMPACT);
+	printf("%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
+static int
+gw_add(sqlite3 *db, const char *name, const char *adapter, const char *lines, const char *webhook,
+    double rate, int burst, int hmac, int require_sig)
+{
+	char token[AUTH_TOKEN_MAX], secret[65] = "";
+	unsigned char hash[32], raw[32];
+	auth_new_token(name, token, sizeof token, hash);
+	if (hmac || require_sig) {
+		randombytes_buf(raw, sizeof raw);
+		sodium_bin2hex(secret, sizeof secret, raw, sizeof raw);
+	}
+	sqlite3_stmt *st;
+	sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	int rc = sqlite3_prepare_v2(db,
+	    "INSERT INTO gateways (name, adapter, token_hash, hmac_secret, require_signature, rate,"
+	    " burst, webhook, lines, created_at, created_by) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+	    -1, &st, NULL);
+	char *actor = os_user();
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, adapter, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, hash, 32, SQLITE_STATIC);
+		if (secret[0])
+			sqlite3_bind_text(st, 4, secret, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, require_sig);
+		sqlite3_bind_double(st, 6, rate);
+		sqlite3_bind_int(st, 7, burst);
+		if (webhook)
+			sqlite3_bind_text(st, 8, webhook, -1, SQLITE_STATIC);
+		if (lines)
+			sqlite3_bind_text(st, 9, lines, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 10, srv_now_us());
+		sqlite3_bind_text(st, 11, actor, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_finalize(st);
+	}
+	free(actor);
+	char *detail = xasprintf("{\"adapter\":\"%s\",\"webhook\":%s%s%s,\"rate\":%g,\"burst\":%d,"
+				 "\"signed\":%s}",
+	    adapter, webhook ? "\"" : "", webhook ? webhook : "null", webhook ? "\"" : "", rate, burst,
+	    require_sig ? "\"required\"" : hmac ? "\"optional\"" : "false");
+	if (rc == SQLITE_OK)
+		rc = audit(db, "gateway.add", name, detail);
+	free(detail);
+	if (rc != SQLITE_OK) {
+		fprintf(stderr, "liandong gateway add: %s\n",
+		    sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY
+			? "a gateway with that name exists (revoke or rotate it)"
+			: sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return 1;
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	print_key(name, adapter, token, secret[0] ? secret : NULL);
+	return 0;
+}
+
+static int
+gw_change(sqlite3 *db, const char *name, int rotate)
+{
+	char token[AUTH_TOKEN_MAX];
+	unsigned char hash[32];
+	auth_new_token(name, token, sizeof token, hash);
+	sqlite3_stmt *st;
+	sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	sqlite3_prepare_v2(db,
+	    rotate ? "UPDATE gateways SET token_hash=?2 WHERE name=?1 AND revoked_at IS NULL"
+		   : "UPDATE gateways SET revoked_at=?3 WHERE name=?1 AND revoked_at IS NULL",
+	    -1, &st, NULL);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rotate)
+		sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 3, srv_now_us());
+	int ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) == 1;
+	sqlite3_finalize(st);
+	if (!ok || audit(db, rotate ? "gateway.rotate" : "gateway.revoke", name, "{}") != SQLITE_OK) {
+		fprintf(stderr, "liandong gateway: no live gateway named '%s'\n", name);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return 1;
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rotate) {
+		sqlite3_prepare_v2(db, "SELECT adapter FROM gateways WHERE name=?1", -1, &st, NULL);
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		print_key(name, (const char *)sqlite3_column_text(st, 0), token, NULL);
+		sqlite3_finalize(st);
+	} else {
+		printf("revoked %s\n", name);
+	}
+	return 0;
+}
+
+static int
+gw_list(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	sqlite3_prepare_v2(db,
+	    "SELECT name, adapter, coalesce(lines,''), coalesce(webhook,''), rate, burst,"
+	    " require_signature, hmac_secret IS NOT NULL, revoked_at IS NOT NULL FROM gateways ORDER BY name",
+	    -1, &st, NULL);
+	printf("%-16s %-8s %-12s %-8s %-6s %-9s %s\n", "NAME", "ADAPTER", "LINES", "RATE", "BURST",
+	    "SIGNED", "WEBHOOK");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		printf("%-16s %-8s %-12s %-8g %-6d %-9s %s%s\n", sqlite3_column_text(st, 0),
+		    sqlite3_column_text(st, 1), sqlite3_column_text(st, 2), sqlite3_column_double(st, 4),
+		    sqlite3_column_int(st, 5),
+		    sqlite3_column_int(st, 6) ? "required" : sqlite3_column_int(st, 7) ? "optional" : "no",
+		    sqlite3_column_text(st, 3), sqlite3_column_int(st, 8) ? " (revoked)" : "");
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+srv_admin_gateway(int argc, char **argv, struct srv_config *cfg)
+{
+	if (argc < 1) {
+		gw_usage(stderr);
+		return 2;
+	}
+	const char *action = argv[0], *name = NULL, *adapter = NULL, *lines = NULL, *webhook = NULL;
+	double rate = 200;
+	int burst = 400, hmac = 0, require_sig = 0, i = 1;
+	char *cause = NULL;
+	if (strcmp(action, "--help") == 0 || strcmp(action, "-h") == 0) {
+		gw_usage(stdout);
+		return 0;
+	}
+	if (i < argc && argv[i][0] != '-')
+		name = argv[i++];
+	for (; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int takes = strcmp(a, "--hmac") != 0 && strcmp(a, "--require-signature") != 0 &&
+		    strcmp(a, "--help") != 0;
+		if (takes && v == NULL) {
+			fprintf(stderr, "liandong gateway: %s needs a value\n", a);
+			return 2;
+		}
+		int rc = 0;
+		if (strcmp(a, "--adapter") == 0)
+			adapter = v;
+		else if (strcmp(a, "--lines") == 0)
+			lines = v;
+		else if (strcmp(a, "--webhook") == 0)
+			webhook = v;
+		else if (strcmp(a, "--rate") == 0)
+			rate = atof(v);
+		else if (strcmp(a, "--burst") == 0)
+			burst = atoi(v);
+		else if (strcmp(a, "--hmac") == 0)
+			hmac = 1, i--;
+		else if (strcmp(a, "--require-signature") == 0)
+			require_sig = 1, i--;
+		else if (strcmp(a, "--data") == 0) {
+			char *s = xasprintf("data.dir=%s", v);
+			rc = srv_config_set(cfg, s, &cause);
+			free(s);
+		} else if (strcmp(a, "--config") == 0)
+			rc = srv_config_load(cfg, v, &cause);
+		else if (strcmp(a, "--set") == 0)
+			rc = srv_config_set(cfg, v, &cause);
+		else if (strcmp(a, "--help") == 0) {
+			gw_usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "liandong gateway: unknown option '%s'\n", a);
+			gw_usage(stderr);
+			return 2;
+		}
+		if (rc) {
+			fprintf(stderr, "liandong gateway: %s\n", cause);
+			free(cause);
+			return 2;
+		}
+		i++;
+	}
+	int need_name = strcmp(action, "list") != 0;
+	if (need_name && (name == NULL || !auth_name_valid(name))) {
+		fprintf(stderr, "liandong gateway %s: NAME must be 1-32 of a-z 0-9 -\n", action);
+		return 2;
+	}
+	if (strcmp(action, "add") == 0) {
+		if (adapter == NULL || gw_registry_find(gw_builtin, adapter) == NULL) {
+			fprintf(stderr, "liandong gateway add: --adapter must name an adapter:");
+			for (int k = 0; gw_builtin[k]; k++)
+				fprintf(stderr, " %s", gw_builtin[k]->name);
+			fprintf(stderr, "\n");
+			return 2;
+		}
+		if (lines && !lines_valid(lines)) {
+			fprintf(stderr, "liandong gateway add: --lines takes * or a list of 110,119,120,122,other\n");
+			return 2;
+		}
+		if (webhook && strncmp(webhook, "http://", 7) != 0 && strncmp(webhook, "https://", 8) != 0) {
+			fprintf(stderr, "liandong gateway add: --webhook must be an http:// or https:// URL\n");
+			return 2;
+		}
+		if (!(rate > 0) || rate > 1e6 || burst < 1 || burst > 1000000) {
+			fprintf(stderr, "liandong gateway add: --rate must be 0-1000000 /s and --burst 1-1000000\n");
+			return 2;
+		}
+	} else if (strcmp(action, "list") != 0 && strcmp(action, "revoke") != 0 &&
+		   strcmp(action, "rotate") != 0) {
+		gw_usage(stderr);
+		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	sqlite3 *db = NULL;
+	if (open_db(cfg, &db) != 0) {
+		sqlite3_close(db);
+		return 1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	int rc;
+	if (strcmp(action, "add") == 0)
+		rc = gw_add(db, name, adapter, lines ? lines : (webhook ? "*" : NULL), webhook, rate, burst,
+		    hmac, require_sig);
+	else if (strcmp(action, "list") == 0)
+		rc = gw_list(db);
+	else
+		rc = gw_change(db, name, strcmp(action, "rotate") == 0);
+	sqlite3_close(db);
+	return rc;
+}
