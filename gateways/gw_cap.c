@@ -978,7 +978,10 @@ parse_references(const char *text, json_t *details, struct gw_report *rep, char 
 		json_array_append_new(refs, json_pack("{s:s,s:s,s:s}", "sender", t, "identifier",
 						c1 + 1, "sent", c2 + 1));
 		if (rep) {
-			char *ref = gw_ext_ref_from(c1 + 1, NULL);
+			/* The same key as the referenced alert's own: sender/identifier. */
+			char *key = xasprintf("%s/%s", t, c1 + 1);
+			char *ref = gw_ext_ref_from(key, NULL);
+			free(key);
 			gw_report_add_target(rep, ref);
 			free(ref);
 		}
@@ -1113,7 +1116,10 @@ cap_parse(const struct gw_host *host, const char *body, size_t len, struct gw_re
 	}
 
 	/* The incident. */
-	inc->ext_ref = gw_ext_ref_from(identifier, &derived);
+	/* CAP identifiers are unique per sender only: the report is sender/identifier. */
+	char *key = xasprintf("%s/%s", sender, identifier);
+	inc->ext_ref = gw_ext_ref_from(key, &derived);
+	free(key);
 	if (derived)
 		json_object_set_new(details, "ext_ref_derived", json_true());
 	inc->line = INC_LINE_OTHER;

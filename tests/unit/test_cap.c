@@ -27,6 +27,19 @@
 #include "srv_error.h"
 #include "srv_util.h"
 
+char *gw_ext_ref_from(const char *id, int *derived);
+
+/* A CAP report's reference: sender/identifier, derived when outside the alphabet. */
+static void
+expect_ref(const char *got, const char *sender, const char *identifier)
+{
+	char *key = xasprintf("%s/%s", sender, identifier);
+	char *want = gw_ext_ref_from(key, NULL);
+	assert_string_equal(got, want);
+	free(want);
+	free(key);
+}
+
 static const char *fixtures;
 
 static int64_t
@@ -134,11 +147,13 @@ baoding_update_with_references(void **state)
 	struct gw_report rep;
 	assert_int_equal(parse(doc, len, &rep, &cause), 0);
 	struct incident *inc = &rep.inc;
-	assert_string_equal(inc->ext_ref, "13060041600000_20240712213138");
+	assert_string_equal(inc->ext_ref,
+	    "Baoding_Meteorological_Observatory/13060041600000_20240712213138");
 	assert_int_equal(rep.action, GW_UPDATE);
 	assert_int_equal(rep.version, 0);
 	assert_int_equal(rep.ntargets, 1);
-	assert_string_equal(rep.targets[0], "13060041600000_20240712073642");
+	assert_string_equal(rep.targets[0],
+	    "Baoding_Meteorological_Observatory/13060041600000_20240712073642");
 	assert_int_equal(inc->line, INC_LINE_OTHER);
 	assert_int_equal(inc->category, INC_CAT_NATURAL_DISASTER);
 	assert_string_equal(inc->type, "cap.met");
@@ -192,7 +207,7 @@ nws_polygon_gives_position(void **state)
 	struct gw_report rep;
 	assert_int_equal(parse(doc, len, &rep, &cause), 0);
 	struct incident *inc = &rep.inc;
-	assert_string_equal(inc->ext_ref, "KSTO1055887203");
+	expect_ref(inc->ext_ref, "KSTO@NWS.NOAA.GOV", "KSTO1055887203");
 	assert_int_equal(rep.action, GW_REPORT);
 	assert_int_equal(rep.ntargets, 0);
 	assert_string_equal(inc->title, "SEVERE THUNDERSTORM WARNING");
@@ -232,7 +247,7 @@ dhs_parameter_and_resource(void **state)
 	struct gw_report rep;
 	assert_int_equal(parse(doc, len, &rep, &cause), 0);
 	struct incident *inc = &rep.inc;
-	assert_string_equal(inc->ext_ref, "43b080713727");
+	expect_ref(inc->ext_ref, "hsas@dhs.gov", "43b080713727");
 	assert_string_equal(inc->title, "Homeland Security Sets Code ORANGE");
 	assert_int_equal(inc->category, INC_CAT_SOCIAL_SECURITY);
 	assert_string_equal(inc->type, "cap.security");
@@ -478,10 +493,10 @@ msgtypes_and_status(void **state)
 	    "<identifier>43b080713728</identifier>");
 	assert_int_equal(parse(c2, strlen(c2), &rep, &cause), 0);
 	assert_int_equal(rep.action, GW_CANCEL);
-	assert_string_equal(rep.inc.ext_ref, "43b080713728");
+	expect_ref(rep.inc.ext_ref, "hsas@dhs.gov", "43b080713728");
 	assert_int_equal(rep.ntargets, 2);
-	assert_string_equal(rep.targets[0], "43b080713727");
-	assert_string_equal(rep.targets[1], "43b0807137xx");
+	expect_ref(rep.targets[0], "hsas@dhs.gov", "43b080713727");
+	expect_ref(rep.targets[1], "hsas@dhs.gov", "43b0807137xx");
 	gw_report_clear(&rep);
 
 	char *noref = subst(doc, "<msgType>Alert</msgType>", "<msgType>Update</msgType>");
