@@ -239,13 +239,16 @@ srv_admin_gateway(int argc, char **argv, struct srv_config *cfg)
 	}
 	if (i < argc && argv[i][0] != '-')
 		name = argv[i++];
-	for (; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int takes = strcmp(a, "--hmac") != 0 && strcmp(a, "--require-signature") != 0 &&
-		    strcmp(a, "--help") != 0;
-		if (takes && v == NULL) {
-			fprintf(stderr, "liandong gateway: %s needs a value\n", a);
-			return 2;
+	while (i < argc) {
+		const char *a = argv[i++], *v = NULL;
+		int flag = strcmp(a, "--hmac") == 0 || strcmp(a, "--require-signature") == 0 ||
+		    strcmp(a, "--help") == 0;
+		if (!flag) {
+			if (i == argc) {
+				fprintf(stderr, "liandong gateway: %s needs a value\n", a);
+				return 2;
+			}
+			v = argv[i++];
 		}
 		int rc = 0;
 		if (strcmp(a, "--adapter") == 0)
@@ -259,9 +262,9 @@ srv_admin_gateway(int argc, char **argv, struct srv_config *cfg)
 		else if (strcmp(a, "--burst") == 0)
 			burst = atoi(v);
 		else if (strcmp(a, "--hmac") == 0)
-			hmac = 1, i--;
+			hmac = 1;
 		else if (strcmp(a, "--require-signature") == 0)
-			require_sig = 1, i--;
+			require_sig = 1;
 		else if (strcmp(a, "--data") == 0) {
 			char *s = xasprintf("data.dir=%s", v);
 			rc = srv_config_set(cfg, s, &cause);
@@ -283,7 +286,6 @@ srv_admin_gateway(int argc, char **argv, struct srv_config *cfg)
 			free(cause);
 			return 2;
 		}
-		i++;
 	}
 	int need_name = strcmp(action, "list") != 0;
 	if (need_name && (name == NULL || !auth_name_valid(name))) {
