@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,15 +42,7 @@ expect_ref(const char *got, const char *sender, const char *identifier)
 	free(key);
 }
 
-static const char *fixtures;
 
-static int64_t
-now(void)
-{
-	return srv_now_us();
-}
-
-static const struct gw_host host = { .api_version = GW_API_VERSION, .now_us = now };
 
 static const struct gw_adapter *
 cap(void)
@@ -58,26 +52,6 @@ cap(void)
 	return a;
 }
 
-/* A fixture's bytes (NUL-terminated for convenience); the test fails when it is missing. */
-static char *
-load(const char *rel, size_t *len)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", fixtures, rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("fixture %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = xmalloc((size_t)n + 1);
-	size_t got = fread(buf, 1, (size_t)n, f);
-	fclose(f);
-	buf[got] = '\0';
-	if (len)
-		*len = got;
-	return buf;
-}
 
 /* s with the first `from` replaced by `to` (which must be there). */
 static char *
@@ -608,19 +582,8 @@ long_alerts_are_cut_to_fit(void **state)
 int
 main(int argc, char **argv)
 {
-	struct stat st;
-	char probe[4096];
-	fixtures = argc > 1 ? argv[1] : getenv("LIANDONG_FIXTURES");
-	if (fixtures == NULL || *fixtures == '\0')
-		fixtures = "../../../shared/fixtures";
-	snprintf(probe, sizeof probe, "%s/cap", fixtures);
-	if (stat(probe, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr,
-		    "test_cap: fixtures not found at '%s' (give the folder as argv[1] or "
-		    "LIANDONG_FIXTURES)\n",
-		    fixtures);
+	if (fixtures_init(argc, argv, "cap", "test_cap") != 0)
 		return 1;
-	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(baoding_update_with_references),
 		cmocka_unit_test(nws_polygon_gives_position),

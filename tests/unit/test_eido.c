@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,15 +25,7 @@
 #include "srv_error.h"
 #include "srv_util.h"
 
-static const char *fixtures;
 
-static int64_t
-now(void)
-{
-	return srv_now_us();
-}
-
-static const struct gw_host host = { .api_version = GW_API_VERSION, .now_us = now };
 
 static const struct gw_adapter *
 eido(void)
@@ -42,25 +36,6 @@ eido(void)
 	return a;
 }
 
-static char *
-load(const char *rel, size_t *len)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", fixtures, rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("fixture %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = xmalloc((size_t)n + 1);
-	size_t got = fread(buf, 1, (size_t)n, f);
-	fclose(f);
-	buf[got] = '\0';
-	if (len)
-		*len = got;
-	return buf;
-}
 
 /* The NENA sample as a JSON tree to edit. */
 static json_t *
@@ -705,19 +680,8 @@ notes_become_the_description(void **state)
 int
 main(int argc, char **argv)
 {
-	struct stat st;
-	char probe[4096];
-	fixtures = argc > 1 ? argv[1] : getenv("LIANDONG_FIXTURES");
-	if (fixtures == NULL || *fixtures == '\0')
-		fixtures = "../../../shared/fixtures";
-	snprintf(probe, sizeof probe, "%s/eido", fixtures);
-	if (stat(probe, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr,
-		    "test_eido: fixtures not found at '%s' (give the folder as argv[1] or "
-		    "LIANDONG_FIXTURES)\n",
-		    fixtures);
+	if (fixtures_init(argc, argv, "eido", "test_eido") != 0)
 		return 1;
-	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(nena_sample_imports),
 		cmocka_unit_test(later_eido_has_higher_version),
