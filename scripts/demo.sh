@@ -1,12 +1,47 @@
 #!/usr/bin/env bash
-# Quick start, part 1: install, build, and run the demo: the server on
-# http://127.0.0.1:8080 with the embedded SQLite under ./data and simulated
-# 110/119/120/122 traffic. Stop with Ctrl-C (a clean shutdown).
-#   PORT=9000 LISTEN=0.0.0.0 scripts/demo.sh
+# Quick start, part 1: install, build, and run the demo on http://127.0.0.1:8080
+# with the embedded SQLite under ./data:
+#   - `liandong demo`: a few reports at once, then simulated dispatchers moving
+#     incidents through their statuses and reports arriving in-process;
+#   - `liandong-sim`: the four lines' own forms (110/119/120/122) posted through
+#     real gateways with their own keys, as agency systems would.
+# Stop with Ctrl-C (a clean shutdown of both).
+#   PORT=9000 LISTEN=0.0.0.0 SIM_RATE=0.5 scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 PORT="${PORT:-8080}"
 LISTEN="${LISTEN:-127.0.0.1}"
+SIM_RATE="${SIM_RATE:-0.2}"
+BIN=build/server/liandong
+mkdir -p data
+# Guangzhou's 11 districts (fetched by setup, GCJ-02); re-importing replaces them.
+"$BIN" import jurisdictions gis/data/guangzhou.geojson --crs gcj02 --data ./data
+
+# One gateway key per line, created once; the tokens (shown only at creation)
+# are kept in data/demo-gateways.txt, readable by this user only.
+tokens=data/demo-gateways.txt
+if [ ! -s "$tokens" ]; then
+  umask 077
+  : > "$tokens.tmp"
+  for line in 110 119 120 122; do
+    out=$("$BIN" gateway add "demo-$line" --adapter "line$line" --lines "$line" --data ./data)
+    token=$(printf '%s' "$out" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+    echo "$line=$token" >> "$tokens.tmp"
+  done
+  mv "$tokens.tmp" "$tokens"
+fi
+
+"$BIN" demo --listen "$LISTEN" --port "$PORT" --data ./data --console ./web-console &
+server=$!
+trap 'kill -TERM "$server" 2>/dev/null; kill -TERM "${sim:-}" 2>/dev/null; wait' INT TERM
+for _ in $(seq 50); do
+  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
 echo "==> liandong demo: open http://${LISTEN}:${PORT}/"
-exec build/server/liandong demo --listen "$LISTEN" --port "$PORT" --data ./data --console ./web-console
+build/gateways/sim/liandong-sim --url "http://127.0.0.1:$PORT" --rate "$SIM_RATE" \
+  --duration 86400 --token-file "$tokens" --quiet &
+sim=$!
+wait "$server"
+kill -TERM "$sim" 2>/dev/null || true
