@@ -50,3 +50,14 @@ test('SIGTERM: consoles get 1001, in-flight intake is committed or refused, exit
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a port already in use is a clear start-up error, not a silent server', async () => {
+  const a = await startServer();
+  try {
+    await assert.rejects(startServer({ args: ['--port', String(a.port)] }),
+      (e) => /exited \(1\)/.test(e.message) && /cannot listen on 127\.0\.0\.1:\d+/.test(e.message));
+  } finally {
+    await a.stop();
+    a.cleanup();
+  }
+});
