@@ -70,6 +70,7 @@ struct srv_req {
 	size_t body_len, content_length;
 	int pending;            /* waiting for the store or a read */
 	int dispatched;         /* routed once (lws may repeat BODY_COMPLETION) */
+	int async;              /* its answer comes from the store or a read, outside lws callbacks */
 	int close_after;        /* close the connection after the response */
 
 	int status;

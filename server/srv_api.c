@@ -127,6 +127,7 @@ submit_write(struct srv_req *req, struct db_req *r)
 	r->done = write_done;
 	r->udata = req;
 	req->pending = 1;
+	req->async = 1;
 	int rc = db_store_submit(req->srv->store, r);
 	if (rc) {
 		req->pending = 0;
@@ -157,6 +158,7 @@ submit_read(struct srv_req *req, struct db_query *q, void (*done)(struct db_quer
 	q->done = done ? done : read_done;
 	q->udata = req;
 	req->pending = 1;
+	req->async = 1;
 	if (db_query_submit(req->srv->reader, q) != 0) {
 		req->pending = 0;
 		db_query_free(q);

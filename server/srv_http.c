@@ -29,6 +29,8 @@ struct ws_pss {
 	int in_msg;
 };
 
+static int http_writeable(struct lws *wsi, struct http_pss *pss);
+
 static struct srv *
 srv_of(struct lws *wsi)
 {
@@ -73,6 +75,23 @@ srv_reply_text(struct srv_req *req, int status, const char *type, const char *te
 	int cls = status / 100;
 	if (cls >= 1 && cls <= 5)
 		req->srv->http_by_class[cls]++;
+	if (req->async && !req->close_after && !lws_send_pipe_choked(req->wsi)) {
+		/*
+		 * The answer arrived from the store or the read pool, outside any
+		 * lws callback, and the socket can take it: write now rather than ask
+		 * for WRITEABLE. Each such round trip costs lws's libuv glue two epoll
+		 * interest changes (DEL+ADD each), most of the loop's time on the
+		 * intake path. A partial write is kept by lws, which then asks for
+		 * POLLOUT itself; the rest goes out from WRITEABLE as usual. An answer
+		 * that closes the connection still goes through WRITEABLE: only a
+		 * callback's -1 stops lws 4.1 spinning on a pipelined request.
+		 */
+		struct lws *wsi = req->wsi;
+		struct http_pss *pss = lws_wsi_user(wsi);
+		if (pss && pss->req == req && http_writeable(wsi, pss) != 0)
+			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+		return;
+	}
 	lws_callback_on_writable(req->wsi);
 }
 
