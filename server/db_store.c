@@ -9,6 +9,7 @@
  * coalesce). Sequence numbers are assigned by the writer alone.
  */
 #include "db_store.h"
+#include "gis_juris.h"
 #include "srv_error.h"
 #include "srv_log.h"
 #include "srv_util.h"
@@ -32,13 +33,14 @@ static const char *const sql[S_N] = {
 	[S_ROLLBACK_TO] = "ROLLBACK TO r",
 	[S_INSERT] = "INSERT INTO incidents (source, ext_ref, line, category, type, priority, status,"
 		     " title, description, address, lon, lat, details, reported_at, created_at,"
-		     " updated_at, version, created_by, updated_by)"
-		     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,1,?16,?16)",
+		     " updated_at, version, created_by, updated_by, district_code, district_name)"
+		     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,1,?16,?16,?17,?18)",
 	[S_BY_REF] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE source=?1 AND ext_ref=?2",
 	[S_BY_ID] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE id=?1",
 	[S_UPDATE] = "UPDATE incidents SET category=?2, type=?3, priority=?4, status=?5, title=?6,"
 		     " description=?7, address=?8, lon=?9, lat=?10, updated_at=?11,"
-		     " version=version+1, updated_by=?12, details=?14 WHERE id=?1 AND version=?13",
+		     " version=version+1, updated_by=?12, details=?14, district_code=?15,"
+		     " district_name=?16 WHERE id=?1 AND version=?13",
 	[S_JOURNAL] = ("INSERT INTO journal (seq, ts, actor, kind, incident_id, frame)"
 		       " VALUES (?1,?2,?3,?4,?5,?6)"),
 	[S_REPORT_GET] = "SELECT incident_id, version FROM reports WHERE source=?1 AND ext_ref=?2",
@@ -275,6 +277,25 @@ journal(struct db_store *st, struct db_req *r, const char *kind, int64_t now, js
 	return outbox(st, r, now);
 }
 
+/*
+ * Which jurisdiction holds the incident's position (gis/gis_juris.h), looked
+ * up inside the transaction so the district and the position commit together.
+ * A database error leaves the district unknown rather than refusing the report.
+ */
+static void
+set_district(struct db_store *st, struct incident *in)
+{
+	char code[64], name[128];
+	free(in->district_code);
+	free(in->district_name);
+	in->district_code = in->district_name = NULL;
+	if (in->has_position &&
+	    gis_district_of(st->db, in->lon, in->lat, code, sizeof code, name, sizeof name) == 0) {
+		in->district_code = xstrdup(code);
+		in->district_name = xstrdup(name);
+	}
+}
+
 /* Load incident id into r->inc. Returns 1 found, 0 not found, -1 error. */
 static int
 load_id(struct db_store *st, struct db_req *r, int64_t id)
@@ -351,6 +372,8 @@ write_update(struct db_store *st, struct db_req *r, const struct inc_patch *p, i
 	CHG(SDIFF(a->address, b->address), "address");
 	CHG(a->has_position != b->has_position || a->lon != b->lon || a->lat != b->lat, "position");
 	CHG(SDIFF(a->details, b->details), "details");
+	if (a->has_position != b->has_position || a->lon != b->lon || a->lat != b->lat)
+		set_district(st, &r->inc);
 #undef CHG
 #undef SDIFF
 	int64_t version = before.version;
@@ -381,6 +404,8 @@ write_update(struct db_store *st, struct db_req *r, const struct inc_patch *p, i
 	bind_text(s, 12, r->actor);
 	sqlite3_bind_int64(s, 13, version);
 	bind_text(s, 14, in->details);
+	bind_text(s, 15, in->district_code);
+	bind_text(s, 16, in->district_name);
 	int rc = step_done(st, s, r);
 	sqlite3_clear_bindings(s);
 	if (rc == 0 && sqlite3_changes(st->db) != 1)
@@ -449,6 +474,9 @@ insert_incident(struct db_store *st, struct db_req *r, int64_t now)
 	sqlite3_bind_int64(s, 14, in->reported_at ? in->reported_at : now);
 	sqlite3_bind_int64(s, 15, now);
 	bind_text(s, 16, r->actor);
+	set_district(st, in);
+	bind_text(s, 17, in->district_code);
+	bind_text(s, 18, in->district_name);
 	int rc = step_done(st, s, r);
 	sqlite3_clear_bindings(s);
 	if (rc)

@@ -110,7 +110,8 @@ int db_schema_version(void);
 /* Column list matching db_row_incident(). */
 #define DB_INCIDENT_COLS                                                                    \
 	"id, source, ext_ref, line, category, type, priority, status, title, description, " \
-	"address, lon, lat, details, reported_at, created_at, updated_at, version"
+	"address, lon, lat, details, reported_at, created_at, updated_at, version, district_code, " \
+	"district_name"
 /* Read an incident from a row selected with DB_INCIDENT_COLS starting at column 0. */
 void db_row_incident(struct sqlite3_stmt *st, struct incident *out);
 /* Register the sync-counting VFS (idempotent) and return its name. */

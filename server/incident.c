@@ -48,6 +48,8 @@ inc_clear(struct incident *inc)
 	free(inc->description);
 	free(inc->address);
 	free(inc->details);
+	free(inc->district_code);
+	free(inc->district_name);
 	memset(inc, 0, sizeof *inc);
 }
 
@@ -77,6 +79,8 @@ inc_copy(struct incident *dst, const struct incident *src)
 	dst->description = dup_or_null(src->description);
 	dst->address = dup_or_null(src->address);
 	dst->details = dup_or_null(src->details);
+	dst->district_code = dup_or_null(src->district_code);
+	dst->district_name = dup_or_null(src->district_name);
 }
 
 /* Text must be valid UTF-8 without control characters other than \n \r \t. */
@@ -388,6 +392,9 @@ inc_to_json(const struct incident *inc)
 		json_object_set_new(o, "lon", json_null());
 		json_object_set_new(o, "lat", json_null());
 	}
+	json_object_set_new(o, "district", inc->district_code
+		? json_pack("{s:s, s:s?}", "code", inc->district_code, "name", inc->district_name)
+		: json_null());
 	json_t *details = inc->details ? json_loads(inc->details, 0, NULL) : NULL;
 	json_object_set_new(o, "details", details ? details : json_null());
 	json_object_set_new(o, "reported_at", time_json(inc->reported_at));

@@ -64,6 +64,7 @@ struct incident {
 	int has_position;
 	double lon, lat;
 	char *details;     /* adapter-specific JSON object text; may be NULL */
+	char *district_code, *district_name; /* the jurisdiction holding the position (set by the store) */
 	int64_t reported_at, created_at, updated_at;
 	int64_t version;
 };

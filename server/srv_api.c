@@ -13,6 +13,7 @@
 #include "srv_error.h"
 #include "srv_log.h"
 #include "srv_util.h"
+#include "srv_gis.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -601,5 +602,7 @@ srv_api_dispatch(struct srv_req *req)
 		api_adapters(req);
 		return;
 	}
+	if (srv_gis_dispatch(req))
+		return;
 	fail(req, SRV_E_NO_ROUTE, xasprintf("no endpoint %s", p));
 }

@@ -15,6 +15,7 @@
 #include "srv_error.h"
 #include "srv_log.h"
 #include "srv_util.h"
+#include "srv_gis.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
@@ -47,6 +48,7 @@ usage(FILE *f)
 	    "  config             print the effective configuration with its documentation\n"
 	    "  adapters           list the gateway adapters\n"
 	    "  gateway ...        gateway keys, webhooks, limits (liandong gateway --help)\n"
+	    "  import ...         jurisdictions or gazetteer places (liandong import --help)\n"
 	    "  version            print the version\n"
 	    "\n"
 	    "options:\n"
@@ -300,6 +302,11 @@ main(int argc, char **argv)
 	srv_config_defaults(&cfg);
 	if (strcmp(cmd, "gateway") == 0) {
 		int rc = srv_admin_gateway(argc - 2, argv + 2, &cfg);
+		srv_config_free(&cfg);
+		return rc;
+	}
+	if (strcmp(cmd, "import") == 0) {
+		int rc = srv_gis_import_cmd(argc - 2, argv + 2, &cfg);
 		srv_config_free(&cfg);
 		return rc;
 	}
