@@ -90,8 +90,9 @@ static const char *const migrations[] = {
 	"  created_by TEXT NOT NULL,"
 	"  revoked_at INTEGER"
 	");"
+	/* AUTOINCREMENT: delivered rows are deleted, and a delivery id must never come back. */
 	"CREATE TABLE outbox ("
-	"  id INTEGER PRIMARY KEY,"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  gateway TEXT NOT NULL,"
 	"  seq INTEGER NOT NULL,"
 	"  payload TEXT NOT NULL,"
