@@ -21,6 +21,7 @@ struct db_reader;
 struct hub;
 struct db_req;
 struct auth;
+struct srv_webhook;
 
 enum srv_method { SRV_GET, SRV_POST, SRV_PUT, SRV_PATCH, SRV_DELETE, SRV_OTHER };
 
@@ -33,10 +34,12 @@ struct srv {
 	uv_loop_t *loop;
 	const struct srv_config *cfg;
 	struct lws_context *lws;
+	struct lws_context *lws_dying;   /* destroyed once; lws needs a second call when idle */
 	struct db_store *store;
 	struct db_reader *reader;
 	struct hub *hub;
 	struct auth *auth;               /* gateway keys; NULL with intake.auth = open */
+	struct srv_webhook *webhook;     /* outbox delivery to agency webhooks */
 	const struct gw_adapter *const *adapters;
 	struct gw_host gw_host;
 	struct srv_intake_stats *intake; /* one per adapter */
@@ -85,7 +88,10 @@ struct srv_req {
 /* --- srv_http.c ------------------------------------------------------------ */
 /* Create the lws context on srv->loop. Returns 0 or -1 with *cause set. */
 int srv_http_start(struct srv *srv, char **cause);
+/* Start tearing the listener down (consoles and requests are closed). */
 void srv_http_stop(struct srv *srv);
+/* Finish it once the loop is idle (lws 4.1's foreign-loop contexts need this). */
+void srv_http_finish(struct srv *srv);
 /* Answer a request (JSON text, taken over). Safe after the client left. */
 void srv_reply(struct srv_req *req, int status, char *json_text);
 void srv_reply_json(struct srv_req *req, int status, json_t *body); /* steals body */

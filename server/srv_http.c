@@ -548,7 +548,17 @@ srv_http_start(struct srv *srv, char **cause)
 void
 srv_http_stop(struct srv *srv)
 {
-	if (srv->lws)
+	if (srv->lws) {
 		lws_context_destroy(srv->lws);
+		srv->lws_dying = srv->lws;
+	}
 	srv->lws = NULL;
+}
+
+void
+srv_http_finish(struct srv *srv)
+{
+	if (srv->lws_dying)
+		lws_context_destroy(srv->lws_dying);
+	srv->lws_dying = NULL;
 }

@@ -16,6 +16,7 @@
 #include "srv_log.h"
 #include "srv_util.h"
 #include "srv_gis.h"
+#include "srv_webhook.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
@@ -104,7 +105,7 @@ static void
 stop_tick(uv_timer_t *t)
 {
 	int consoles = hub_console_count(srv.hub);
-	if (store_closed && srv.requests_live == 0 && consoles == 0) {
+	if (store_closed && srv.requests_live == 0 && consoles == 0 && srv.webhook == NULL) {
 		log_info("server", "all changes committed and answered; stopping");
 		finish_shutdown();
 	} else if (srv_mono_ns() / 1000000 > stop_deadline) {
@@ -122,10 +123,19 @@ on_store_closed(void *arg)
 }
 
 static void
+on_webhook_stopped(void *arg)
+{
+	srv.webhook = NULL;
+}
+
+static void
 begin_shutdown(void)
 {
 	srv.stopping = 1;
 	srv_demo_stop(&srv);
+	/* Before the store closes: the webhook's acknowledgements in flight still commit. */
+	if (srv.webhook)
+		srv_webhook_stop(srv.webhook, on_webhook_stopped, NULL);
 	int n = hub_close_all(srv.hub);
 	log_info("server", "shutting down|consoles=%d backlog=%d", n, db_store_backlog(srv.store));
 	db_store_close(srv.store, on_store_closed, NULL);
@@ -154,6 +164,14 @@ static void
 host_log(const struct gw_host *h, int level, const char *msg)
 {
 	srv_log((enum srv_log_level)level, "gateway", "%s", msg);
+}
+
+/* Each committed change goes to the consoles, and may have outbox rows for webhooks. */
+static void
+publish_change(void *ctx, int64_t seq, const char *frame, size_t len)
+{
+	hub_publish(srv.hub, seq, frame, len);
+	srv_webhook_poke(srv.webhook);
 }
 
 static int
@@ -203,11 +221,15 @@ serve(struct srv_config *cfg, int with_demo)
 		.queue_bytes = (size_t)cfg->ws_queue_bytes, .replay_max = cfg->hub_replay_max,
 		.snapshot_max = cfg->hub_snapshot_max, .max_message = (size_t)cfg->ws_max_message };
 	srv.hub = hub_new(&loop, srv.reader, &ho, db_store_last_seq(srv.store));
-	db_store_set_publisher(srv.store, hub_publish, srv.hub);
+	db_store_set_publisher(srv.store, publish_change, NULL);
 
 	if (srv_http_start(&srv, &cause) != 0) {
 		log_error("server", "cannot listen|detail=\"%s\"", cause);
 		free(cause);
+		free(path);
+		return 1;
+	}
+	if ((srv.webhook = srv_webhook_start(&srv, path)) == NULL) {
 		free(path);
 		return 1;
 	}
@@ -225,11 +247,12 @@ serve(struct srv_config *cfg, int with_demo)
 		srv_demo_start(&srv);
 
 	uv_run(&loop, UV_RUN_DEFAULT);
-	if (srv.lws) {
-		/* lws finishes destroying a foreign-loop context on a second call. */
-		srv_http_stop(&srv);
-		uv_run(&loop, UV_RUN_DEFAULT);
-	}
+	/*
+	 * lws 4.1 frees a foreign-loop context only on a second destroy, once its
+	 * own libuv handles have closed: they have, now that the loop is idle.
+	 */
+	srv_http_finish(&srv);
+	uv_run(&loop, UV_RUN_DEFAULT);
 	hub_free(srv.hub);
 	free(srv.intake);
 	int rc = uv_loop_close(&loop);

@@ -8,6 +8,7 @@
 #include "db_store.h"
 #include "hub.h"
 #include "srv_util.h"
+#include "srv_webhook.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,17 @@ srv_metrics_render(struct srv *srv, size_t *len)
 	    (double)hs.pages);
 	metric(&b, "liandong_ws_queued_bytes", "gauge", "Bytes queued for consoles right now.",
 	    (double)hs.queued_bytes);
+
+	struct srv_webhook_stats wst;
+	srv_webhook_get_stats(srv->webhook, &wst);
+	put(&b, "# HELP liandong_webhook_deliveries_total Posts of outbox rows to agency webhooks, "
+		"by result (every failed attempt counts).\n"
+		"# TYPE liandong_webhook_deliveries_total counter\n"
+		"liandong_webhook_deliveries_total{result=\"ok\"} %llu\n"
+		"liandong_webhook_deliveries_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)wst.ok, (unsigned long long)wst.failed);
+	metric(&b, "liandong_webhook_pending", "gauge",
+	    "Outbox rows not yet delivered to agency webhooks (last known).", (double)wst.pending);
 	*len = b.len;
 	return b.p;
 }
