@@ -217,6 +217,8 @@ cut_to_catchup(struct hub_console *c, const char *reason)
 		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 }
 
+static int write_msg(struct hub_console *c, const unsigned char *text, size_t len);
+
 void
 hub_publish(void *arg, int64_t seq, const char *frame, size_t len)
 {
@@ -243,6 +245,22 @@ hub_publish(void *arg, int64_t seq, const char *frame, size_t len)
 	for (struct hub_console *c = h->consoles; c; c = c->next) {
 		if (c->state != C_LIVE || seq <= c->cursor)
 			continue;
+		if (c->q_n == 0 && c->ctl_n == 0 && c->close_code == 0 && c->wsi &&
+		    !lws_send_pipe_choked(c->wsi)) {
+			/*
+			 * Nothing queued and the socket can take it: write now. Asking
+			 * for WRITEABLE instead costs lws's libuv glue two epoll interest
+			 * changes (each a DEL+ADD) per console per event. A partial write
+			 * is kept by lws, which then waits for POLLOUT itself, and
+			 * lws_send_pipe_choked() stays true until it has drained.
+			 */
+			c->cursor = c->sent = seq;
+			if (write_msg(c, m->data + LWS_PRE, len) != 0) {
+				c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+				wake(c);
+			}
+			continue;
+		}
 		if ((size_t)c->q_n == cap || c->q_bytes + len > h->o.queue_bytes) {
 			cut_to_catchup(c, "slow_consumer");
 			continue;

@@ -36,6 +36,10 @@ statuses = {}
 
 function init(args)
   tag = args[1] or tostring(os.time())
+  -- The gateway key (args[2]): intake is measured as agencies use it, authenticated.
+  if args[2] and args[2] ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. args[2]
+  end
   prefix = '{"line":"119","ext_ref":"' .. tag .. "-" .. id .. "-"
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
