@@ -145,6 +145,10 @@ parse_ring(json_t *a, int flags, struct gis_ring *out, const char *where, char *
 			    where);
 	}
 	gis_ring_dedup(out);
+	/* Repeats do not count: [a, a, b, a] is no ring (the strict check says so too). */
+	if (out->n < 4)
+		return fail(cause, "%s: ring has %zu distinct positions; a ring needs at least 4",
+		    where, out->n);
 	return 0;
 }
 
