@@ -537,8 +537,6 @@ srv_http_start(struct srv *srv, char **cause)
 	if (vh == NULL || lws_get_vhost_listen_port(vh) <= 0) {
 		srv_fail(cause, SRV_E_INTERNAL, "cannot listen on %s:%d (in use, or not an address here)",
 		    srv->cfg->listen_address, srv->cfg->port);
-		lws_context_destroy(srv->lws);
-		srv->lws = NULL;
 		return -1;
 	}
 	srv->port = lws_get_vhost_listen_port(vh);

@@ -26,6 +26,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define SHUTDOWN_GRACE_MS 10000
 
@@ -174,12 +177,71 @@ publish_change(void *ctx, int64_t seq, const char *frame, size_t len)
 	srv_webhook_poke(srv.webhook);
 }
 
+/*
+ * Start-up failed after some parts opened: close them in order and let the
+ * loop finish their handles, so a refused start exits 1 and leaks nothing.
+ */
+static int
+abandon_start(uv_loop_t *loop)
+{
+	auth_close(srv.auth);
+	srv.auth = NULL;
+	db_reader_close(srv.reader);
+	srv.reader = NULL;
+	if (srv.store)
+		db_store_close(srv.store, on_store_closed, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	srv_http_finish(&srv);
+	uv_run(loop, UV_RUN_DEFAULT);
+	hub_free(srv.hub);
+	srv.hub = NULL;
+	free(srv.intake);
+	srv.intake = NULL;
+	uv_loop_close(loop);
+	return 1;
+}
+
+/*
+ * Can the listener bind address:port? Checked before anything opens, so a
+ * port in use is a clear error and an orderly exit 1. Port 0 and host names
+ * (resolved by lws) are not checked here.
+ */
+static int
+port_free(const char *address, int port, char **cause)
+{
+	struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+		.ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char service[16];
+	if (port == 0)
+		return 0;
+	snprintf(service, sizeof service, "%d", port);
+	if (getaddrinfo(address, service, &hints, &ai) != 0)
+		return 0;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			srv_fail(cause, SRV_E_INTERNAL, "cannot listen on %s:%d: %s", address, port,
+			    strerror(errno));
+			rc = -1;
+		}
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return rc;
+}
+
 static int
 serve(struct srv_config *cfg, int with_demo)
 {
 	char *cause = NULL;
 	uv_loop_t loop;
 	raise_fd_limit();
+	if (port_free(cfg->listen_address, cfg->port, &cause) != 0) {
+		log_error("server", "cannot listen|detail=\"%s\"", cause);
+		free(cause);
+		return 1;
+	}
 	if (ensure_dir(cfg->data_dir) != 0)
 		return 1;
 	if (gw_registry_check(gw_builtin, &cause) != 0) {
@@ -209,13 +271,13 @@ serve(struct srv_config *cfg, int with_demo)
 		log_error("server", "cannot open the store|path=%s detail=\"%s\"", path, cause);
 		free(cause);
 		free(path);
-		return 1;
+		return abandon_start(&loop);
 	}
 	if (strcmp(cfg->intake_auth, "keys") == 0 && auth_open(&srv.auth, &loop, path, &cause) != 0) {
 		log_error("server", "cannot read the gateway keys|detail=\"%s\"", cause);
 		free(cause);
 		free(path);
-		return 1;
+		return abandon_start(&loop);
 	}
 	struct hub_opts ho = { .ring = cfg->hub_ring, .queue_max = cfg->ws_queue_max,
 		.queue_bytes = (size_t)cfg->ws_queue_bytes, .replay_max = cfg->hub_replay_max,
@@ -224,14 +286,18 @@ serve(struct srv_config *cfg, int with_demo)
 	db_store_set_publisher(srv.store, publish_change, NULL);
 
 	if (srv_http_start(&srv, &cause) != 0) {
+		/*
+		 * Only when the port was taken between port_free() and now: lws 4.1
+		 * cannot tear down a context whose vhost failed (its libuv handles
+		 * close into the unloaded event-library plugin), so leave at once.
+		 */
 		log_error("server", "cannot listen|detail=\"%s\"", cause);
-		free(cause);
-		free(path);
-		return 1;
+		_exit(1);
 	}
 	if ((srv.webhook = srv_webhook_start(&srv, path)) == NULL) {
 		free(path);
-		return 1;
+		srv_http_stop(&srv);
+		return abandon_start(&loop);
 	}
 	log_info("server", "listening|address=%s port=%d db=%s console=%s intake_auth=%s seq=%lld sqlite=%s lws=%s",
 	    cfg->listen_address, srv.port, path, cfg->console_dir, cfg->intake_auth,

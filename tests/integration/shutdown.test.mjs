@@ -55,7 +55,7 @@ test('a port already in use is a clear start-up error, not a silent server', asy
   const a = await startServer();
   try {
     await assert.rejects(startServer({ args: ['--port', String(a.port)] }),
-      (e) => /exited \(1\)/.test(e.message) && /cannot listen on 127\.0\.0\.1:\d+/.test(e.message));
+      (e) => /exited \(1\)/.test(e.message) && /cannot listen on 127\.0\.0\.1:\d+: Address already in use/.test(e.message));
   } finally {
     await a.stop();
     a.cleanup();
