@@ -270,7 +270,7 @@ bench_districts(sqlite3 *db)
 	/* Checks: (a) agrees with (c); a district found means (b) had a candidate. */
 	long inside = 0, overlap = 0, cands = 0;
 	for (long i = 0; i < n; i++) {
-		char why[160];
+		char why[320];
 		cands += cand[i];
 		inside += ans_c[i] >= 0;
 		if (ans_a[i] == ans_c[i])
