@@ -15,10 +15,10 @@
  * and the input is read as UTF-8 whatever it declares, so the byte scan for
  * "<!DOCTYPE" cannot be dodged with another encoding.
  *
- * This file also holds the helpers gw_eido.c shares (safe XML reading,
- * ext_ref derivation, text clipping, fitting details under the size limit).
+ * This file also holds the helpers gw_eido.c shares (gw_xml-int.h).
  */
 #include "gw_adapter.h"
+#include "gw_xml-int.h"
 #include "gis_coord.h"
 #include "srv_error.h"
 #include "srv_util.h"
@@ -35,14 +35,6 @@
 #include <string.h>
 #include <strings.h>
 
-/*
- * Shared with gw_eido.c, which declares them again: they belong in a
- * gateways-private header once the folder has one for all adapters.
- */
-int gw_xml_read_safe(const char *body, size_t len, const char *what, xmlDoc **out, char **cause);
-char *gw_ext_ref_from(const char *id, int *derived);
-char *gw_text_clip(const char *s, size_t max_chars);
-int gw_details_fit(json_t *details, const char *what, char **out, char **cause);
 
 /* --- shared helpers ------------------------------------------------------- */
 

@@ -15,6 +15,7 @@
  * kept, not fetched. The mapping tables are in docs/cap-eido.md.
  */
 #include "gw_adapter.h"
+#include "gw_xml-int.h"
 #include "gis_coord.h"
 #include "srv_error.h"
 #include "srv_util.h"
@@ -29,11 +30,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Defined in gw_cap.c (see there). */
-int gw_xml_read_safe(const char *body, size_t len, const char *what, xmlDoc **out, char **cause);
-char *gw_ext_ref_from(const char *id, int *derived);
-char *gw_text_clip(const char *s, size_t max_chars);
-int gw_details_fit(json_t *details, const char *what, char **out, char **cause);
 
 #define ITI_PREFIX "urn:emergency:uid:incidentid:"
 #define EIDO_CONTEXT "./JSON-LD_Contexts/EmergencyIncidentDataObjectType.jsonld"

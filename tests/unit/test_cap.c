@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "gw_xml-int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +30,6 @@
 #include "srv_error.h"
 #include "srv_util.h"
 
-char *gw_ext_ref_from(const char *id, int *derived);
 
 /* A CAP report's reference: sender/identifier, derived when outside the alphabet. */
 static void
