@@ -12,7 +12,7 @@
 //      retry of 503/429 (Retry-After) and the local intake's refusals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import {
   existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync,
@@ -20,7 +20,7 @@ import {
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { startServer, tempDir, rawHttp } from './harness.mjs';
+import { startServer, tempDir, rawHttp, spawnListening } from './harness.mjs';
 
 const BIN = process.env.LIANDONG_BIN;
 const FWD_BIN = process.env.LIANDONG_FORWARD_BIN ||
@@ -70,32 +70,9 @@ class Forwarder {
   // onLine sees every log line as it is read (the forwarder blocks on a full stderr pipe,
   // so a test that acts on a line acts while the forwarder is at most a pipe's worth ahead).
   static start({ spool, centre, args = [], onLine = null }) {
-    const proc = spawn(FWD_BIN, ['--listen', '127.0.0.1:0', '--spool', spool, '--centre', centre,
-      '--backoff-max', '500', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const logs = [];
-    let buf = '';
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('forwarder did not start:\n' + logs.join('\n'))), 10000);
-      proc.stderr.on('data', (d) => {
-        buf += d.toString();
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          logs.push(line);
-          if (onLine) onLine(line, proc);
-          const m = line.match(/msg="listening".* port=(\d+)/);
-          if (m) {
-            clearTimeout(timer);
-            resolve(new Forwarder(proc, Number(m[1]), spool, logs));
-          }
-        }
-      });
-      proc.on('exit', (code, sig) => {
-        clearTimeout(timer);
-        reject(new Error(`forwarder exited (${code ?? sig}) before listening:\n` + logs.join('\n')));
-      });
-    });
+    return spawnListening('forwarder', FWD_BIN, ['--listen', '127.0.0.1:0', '--spool', spool,
+      '--centre', centre, '--backoff-max', '500', ...args], { onLine })
+      .then(({ proc, port, logs }) => new Forwarder(proc, port, spool, logs));
   }
 
   async post(body, { adapter, headers = {} } = {}) {

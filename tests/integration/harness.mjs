@@ -22,12 +22,20 @@ export function tempDir(tag) {
 export function startServer({ dataDir, args = [], command = 'serve', auth = false } = {}) {
   const dir = dataDir || tempDir('it');
   const authArgs = auth ? [] : ['--set', 'intake.auth=open'];
-  const proc = spawn(BIN, [command, '--port', '0', '--data', dir, '--console', CONSOLE, ...authArgs, ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawnListening('server', BIN,
+    [command, '--port', '0', '--data', dir, '--console', CONSOLE, ...authArgs, ...args])
+    .then(({ proc, port, logs }) => new Server(proc, port, dir, logs));
+}
+
+// Spawn a liandong program and resolve {proc, port, logs} once it logs
+// msg="listening" ... port=N; reject (with its log) if it exits first. onLine
+// sees every stderr line as it is read.
+export function spawnListening(what, bin, args, { onLine = null } = {}) {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs = [];
   let buf = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start:\n' + logs.join('\n'))), 10000);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n` + logs.join('\n'))), 10000);
     proc.stderr.on('data', (d) => {
       buf += d.toString();
       let i;
@@ -35,17 +43,17 @@ export function startServer({ dataDir, args = [], command = 'serve', auth = fals
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         logs.push(line);
+        if (onLine) onLine(line, proc);
         const m = line.match(/msg="listening".* port=(\d+)/);
         if (m) {
           clearTimeout(timer);
-          const port = Number(m[1]);
-          resolve(new Server(proc, port, dir, logs));
+          resolve({ proc, port: Number(m[1]), logs });
         }
       }
     });
     proc.on('exit', (code, sig) => {
       clearTimeout(timer);
-      reject(new Error(`server exited (${code ?? sig}) before listening:\n` + logs.join('\n')));
+      reject(new Error(`${what} exited (${code ?? sig}) before listening:\n` + logs.join('\n')));
     });
   });
 }
