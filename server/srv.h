@@ -75,6 +75,7 @@ struct srv_req {
 	int dispatched;         /* routed once (lws may repeat BODY_COMPLETION) */
 	int async;              /* its answer comes from the store or a read, outside lws callbacks */
 	int close_after;        /* close the connection after the response */
+	int draining;           /* refused: its body is read and dropped before the answer */
 
 	int status;
 	const char *resp_type;

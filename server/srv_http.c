@@ -20,6 +20,15 @@
 
 #define CHUNK 32768
 
+/*
+ * A body refused for its size is still read (and dropped) up to this many
+ * bytes before the answer goes out. Answering first and closing with the
+ * body unread makes the kernel reset the connection, and a client still
+ * sending its body then sees the reset instead of the 413. Larger bodies
+ * are answered at once and the connection closed.
+ */
+#define DRAIN_MAX (16u << 20)
+
 struct http_pss {
 	struct srv_req *req;
 };
@@ -227,6 +236,10 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 	}
 	if (n > (unsigned long long)srv->cfg->http_max_body) {
 		req->close_after = 1;
+		if (n <= DRAIN_MAX) {
+			req->draining = 1;
+			req->content_length = (size_t)n;
+		}
 		char *why = xasprintf("the body is %llu bytes; the limit is %lld", n,
 		    (long long)srv->cfg->http_max_body);
 		srv_reply_error(req, SRV_E_TOO_LARGE, why);
@@ -245,6 +258,10 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 static int
 http_body(struct srv_req *req, const void *in, size_t len)
 {
+	if (req->draining) {
+		req->body_len += len;
+		return req->body_len > req->content_length ? -1 : 0;
+	}
 	if (req->body == NULL || req->status)
 		return 0; /* already answered (e.g. refused); discard */
 	if (req->body_len + len > req->content_length)
@@ -275,7 +292,7 @@ static int
 http_writeable(struct lws *wsi, struct http_pss *pss)
 {
 	struct srv_req *req = pss->req;
-	if (req == NULL || req->status == 0)
+	if (req == NULL || req->status == 0 || req->draining)
 		return 0;
 	if (!req->headers_sent) {
 		unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start,
@@ -371,7 +388,10 @@ cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (pss->req == NULL)
 			return 0;
-		if (pss->req->status == 0 && !pss->req->pending && !pss->req->dispatched) {
+		if (pss->req->draining) {
+			pss->req->draining = 0; /* the refused body is read: answer now */
+			lws_callback_on_writable(wsi);
+		} else if (pss->req->status == 0 && !pss->req->pending && !pss->req->dispatched) {
 			pss->req->dispatched = 1;
 			srv_api_dispatch(pss->req);
 		} else {

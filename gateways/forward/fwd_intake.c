@@ -37,7 +37,16 @@ struct req {
 	size_t resp_len;
 	const char *retry_after;
 	int headers_sent, close_after, pending;
+	int draining;           /* refused: its body is read and dropped before the answer */
 };
+
+/*
+ * A refused request's body is still read (and dropped) up to this many bytes
+ * before the answer goes out: closing with the body unread makes the kernel
+ * reset the connection, and a client still sending sees the reset, not the
+ * answer. Larger bodies are answered at once and the connection closed.
+ */
+#define DRAIN_MAX (16u << 20)
 
 struct http_pss {
 	struct req *req;
@@ -165,6 +174,20 @@ start_write(struct req *r)
 
 /* ---- HTTP ---- */
 
+/* The body length a request announces: 0 when none, or chunked, or not a number. */
+static unsigned long long
+announced_length(struct lws *wsi)
+{
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		return 0;
+	char cl[32], *end;
+	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
+	unsigned long long n = strtoull(cl, &end, 10);
+	return cl[0] >= '0' && cl[0] <= '9' && *end == '\0' ? n : 0;
+}
+
+static void route(struct lws *wsi, struct req *r);
+
 /* Headers are in: answer /status, refuse what can be refused, or get ready for the body. */
 static int
 http_begin(struct lws *wsi, struct http_pss *pss)
@@ -175,6 +198,19 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 	r->f = f;
 	r->wsi = wsi;
 	pss->req = r;
+	route(wsi, r);
+	unsigned long long n;
+	if (r->status && r->close_after && (n = announced_length(wsi)) > 0 && n <= DRAIN_MAX) {
+		r->draining = 1;
+		r->content_length = (size_t)n;
+	}
+	return 0;
+}
+
+static void
+route(struct lws *wsi, struct req *r)
+{
+	struct fwd *f = r->f;
 	char *uri = NULL;
 	int ulen = 0;
 	int m = lws_http_get_uri_and_method(wsi, &uri, &ulen);
@@ -184,10 +220,10 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 	if (strcmp(path, "/status") == 0) {
 		if (m != LWSHUMETH_GET) {
 			reply_error(r, 405, "method_not_allowed", "use GET", NULL);
-			return 0;
+			return;
 		}
 		reply(r, 200, fwd_status_json(f));
-		return 0;
+		return;
 	}
 	const char *adapter = NULL;
 	if (strcmp(path, "/forward") == 0 || strcmp(path, "/forward/") == 0)
@@ -198,33 +234,33 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 		r->close_after = m == LWSHUMETH_POST;
 		reply_error(r, 404, "no_route", "no such endpoint",
 		    "POST /forward or /forward/{adapter}; GET /status");
-		return 0;
+		return;
 	}
 	r->close_after = 1; /* until the body is read, a refusal closes the connection */
 	if (m != LWSHUMETH_POST) {
 		reply_error(r, 405, "method_not_allowed", "use POST", NULL);
-		return 0;
+		return;
 	}
 	if (!fwd_adapter_valid(adapter)) {
 		reply_error(r, 404, "unknown_adapter", "no gateway adapter has that name",
 		    "adapter names are 1-32 of a-z 0-9 - _");
-		return 0;
+		return;
 	}
 	memcpy(r->adapter, adapter, strlen(adapter) + 1); /* valid: at most FWD_ADAPTER_MAX */
 	if (f->stopping) {
 		reply_error(r, 503, "shutting_down", "the forwarder is shutting down", NULL);
-		return 0;
+		return;
 	}
 	if (f->requests_live > FWD_REQUESTS_MAX) {
 		/* Bounded memory: each request may hold a body of --max-body. */
 		r->retry_after = "1";
 		reply_error(r, 503, "overloaded", "too many reports are arriving at once; retry", NULL);
-		return 0;
+		return;
 	}
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
 		reply_error(r, 411, "length_required", "a request body needs Content-Length",
 		    "send the body with a Content-Length header, not chunked");
-		return 0;
+		return;
 	}
 	char cl[32];
 	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
@@ -232,7 +268,7 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 	unsigned long long n = strtoull(cl, &end, 10);
 	if (cl[0] == '\0' || *end != '\0' || cl[0] == '-') {
 		reply_error(r, 411, "length_required", "a request body needs Content-Length", NULL);
-		return 0;
+		return;
 	}
 	if (n > (unsigned long long)f->cfg->max_body) {
 		char *why = xasprintf("the body is %llu bytes; the limit is %lld", n,
@@ -240,11 +276,11 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 		reply_error(r, 413, "payload_too_large", "the request body is larger than allowed",
 		    why);
 		free(why);
-		return 0;
+		return;
 	}
 	if (n == 0) {
 		reply_error(r, 400, "empty_body", "the request has no body", NULL);
-		return 0;
+		return;
 	}
 	char ct[FWD_CTYPE_MAX + 2], name[FWD_NAME_MAX];
 	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ct, sizeof ct);
@@ -253,19 +289,22 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 		reply_error(r, 415, "unsupported_media_type", "the content type is not accepted",
 		    "send the Content-Type the centre's adapter expects (e.g. application/json), "
 		    "at most 100 printable characters");
-		return 0;
+		return;
 	}
 	memcpy(r->ctype, ct, strlen(ct) + 1); /* at most FWD_CTYPE_MAX: checked above */
 	r->is_post = 1;
 	r->close_after = 0;
 	r->content_length = (size_t)n;
 	r->body = xmalloc((size_t)n + 1);
-	return 0;
 }
 
 static int
 http_body(struct req *r, const void *in, size_t len)
 {
+	if (r->draining) {
+		r->body_len += len;
+		return r->body_len > r->content_length ? -1 : 0;
+	}
 	if (r->body == NULL || r->status)
 		return 0; /* already refused; discard */
 	if (r->body_len + len > r->content_length)
@@ -279,7 +318,7 @@ static int
 http_writeable(struct lws *wsi, struct http_pss *pss)
 {
 	struct req *r = pss->req;
-	if (r == NULL || r->status == 0)
+	if (r == NULL || r->status == 0 || r->draining)
 		return 0;
 	if (!r->headers_sent) {
 		unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start,
@@ -342,7 +381,10 @@ fwd_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP_BODY:
 		return pss->req ? http_body(pss->req, in, len) : 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (pss->req && pss->req->is_post && pss->req->status == 0 && !pss->req->pending) {
+		if (pss->req && pss->req->draining) {
+			pss->req->draining = 0; /* the refused body is read: answer now */
+			lws_callback_on_writable(wsi);
+		} else if (pss->req && pss->req->is_post && pss->req->status == 0 && !pss->req->pending) {
 			if (pss->req->body_len != pss->req->content_length)
 				return -1;
 			start_write(pss->req);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { readFileSync } from 'node:fs';
-import { startServer, Console, report, rawHttp } from './harness.mjs';
+import { startServer, Console, report, rawHttp, postInHalves } from './harness.mjs';
 
 async function seq(srv) {
   return (await srv.metrics()).liandong_journal_seq;
@@ -48,6 +48,15 @@ test('HTTP bad input: each refused with status, code and message, nothing stored
     const stale = await srv.request('PATCH', `/api/v1/incidents/${ok.json.incident.id}`,
       { body: { priority: 2 }, headers: { 'if-match': '"7"' } });
     assert.equal(stale.json.current.version, 1);
+    // An oversized body still being sent is read to its end before the 413 goes
+    // out: answering and closing first would reset the connection under the
+    // client, which then sees a broken connection instead of the answer.
+    const slow = await postInHalves(srv.port, '/api/v1/intake/json',
+      'Content-Type: application/json\r\n', 2 * 65536 + 7);
+    assert.equal(slow.early, '', 'no answer before the body is in');
+    assert.equal(slow.error, null, 'the connection is not reset');
+    assert.match(slow.out, /^HTTP\/1\.1 413/);
+    assert.match(slow.out, /"payload_too_large"/);
     assert.equal(await seq(srv), before, 'no refused request changed anything');
   } finally {
     await srv.stop();

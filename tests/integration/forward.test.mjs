@@ -20,7 +20,7 @@ import {
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { startServer, tempDir, rawHttp, spawnListening } from './harness.mjs';
+import { startServer, tempDir, rawHttp, spawnListening, postInHalves } from './harness.mjs';
 
 const BIN = process.env.LIANDONG_BIN;
 const FWD_BIN = process.env.LIANDONG_FORWARD_BIN ||
@@ -355,6 +355,13 @@ test('token, HMAC signature, retries of 503/429, and the local intake refusals',
     const big = await fwd.post('x'.repeat(1024 * 1024 + 1));
     assert.equal(big.status, 413);
     assert.equal(big.json.error.code, 'payload_too_large');
+    // The refused body is read to its end before the answer: no reset under a
+    // client still sending it.
+    const slow = await postInHalves(fwd.port, '/forward', 'Content-Type: application/json\r\n',
+      1024 * 1024 + 1);
+    assert.equal(slow.early, '', 'no answer before the body is in');
+    assert.equal(slow.error, null, 'the connection is not reset');
+    assert.match(slow.out, /^HTTP\/1\.1 413/);
     const noType = await rawHttp(fwd.port, 'POST /forward HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}', { waitMs: 1000 });
     assert.match(noType, /^HTTP\/1\.1 415/);
     const badAdapter = await fwd.post('{}', { adapter: 'No%20Such' });

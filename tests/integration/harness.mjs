@@ -136,6 +136,30 @@ export function rawHttp(port, text, { waitMs = 2000 } = {}) {
   });
 }
 
+// POST a body in two halves, 300 ms apart, on a raw connection: what arrived
+// before the second half (early), everything read (out), and the socket error
+// seen, if any (a reset while the body is still being sent shows up here).
+export function postInHalves(port, path, headers, bodyLen) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    let early = null;
+    let error = null;
+    const done = () => resolve({ early, out, error });
+    s.on('data', (d) => { out += d.toString(); });
+    s.on('error', (e) => { error = e.code || String(e); });
+    s.on('close', done);
+    const half = Math.floor(bodyLen / 2);
+    s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${bodyLen}\r\n\r\n`);
+    s.write('x'.repeat(half));
+    setTimeout(() => {
+      early = out;
+      s.write('x'.repeat(bodyLen - half));
+      setTimeout(() => { s.destroy(); }, 3000);
+    }, 300);
+  });
+}
+
 // A console on /ws: collects every frame; waitFor() resolves on a matching one.
 export class Console {
   constructor(port) {
