@@ -1,11 +1,13 @@
 /* db_read.c - see db_read.h. */
 #include "db_read.h"
 #include "db_store.h"
+#include "hub.h"
 #include "incident.h"
 #include "srv_error.h"
 #include "srv_util.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,11 @@ db_query_free(struct db_query *q)
 	free(q->frames);
 	free(q->frame_lens);
 	free(q->frame_seqs);
+	if (q->frame_scopes)
+		for (int i = 0; i < q->nframes; i++)
+			free(q->frame_scopes[i]);
+	free(q->frame_scopes);
+	free(q->filter_scope);
 	free(q);
 }
 
@@ -217,7 +224,9 @@ static void
 q_history(struct db_query *q, sqlite3 *db)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, "SELECT frame FROM journal WHERE incident_id=?1 ORDER BY seq", -1,
+	/* An incident's own events, and those of every incident merged into it. */
+	if (sqlite3_prepare_v2(db, "SELECT frame FROM journal WHERE incident_id=?1 OR incident_id IN"
+		" (SELECT a FROM links WHERE b=?1 AND kind='merged') ORDER BY seq", -1,
 		&s, NULL) != SQLITE_OK) {
 		fail_sql(q, db);
 		return;
@@ -260,8 +269,9 @@ static void
 q_journal(struct db_query *q, sqlite3 *db)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, "SELECT seq, frame FROM journal WHERE seq>?1 ORDER BY seq LIMIT ?2",
-		-1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+		"SELECT seq, frame, scope FROM journal WHERE seq>?1 ORDER BY seq LIMIT ?2", -1, &s,
+		NULL) != SQLITE_OK) {
 		fail_sql(q, db);
 		return;
 	}
@@ -270,6 +280,7 @@ q_journal(struct db_query *q, sqlite3 *db)
 	q->frames = xcalloc((size_t)q->limit, sizeof *q->frames);
 	q->frame_lens = xcalloc((size_t)q->limit, sizeof *q->frame_lens);
 	q->frame_seqs = xcalloc((size_t)q->limit, sizeof *q->frame_seqs);
+	q->frame_scopes = xcalloc((size_t)q->limit, sizeof *q->frame_scopes);
 	q->seq = q->after_seq;
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && q->nframes < q->limit) {
@@ -277,6 +288,8 @@ q_journal(struct db_query *q, sqlite3 *db)
 		q->frame_seqs[i] = sqlite3_column_int64(s, 0);
 		q->frame_lens[i] = (size_t)sqlite3_column_bytes(s, 1);
 		q->frames[i] = xstrndup((const char *)sqlite3_column_text(s, 1), q->frame_lens[i]);
+		if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+			q->frame_scopes[i] = xstrdup((const char *)sqlite3_column_text(s, 2));
 		q->seq = q->frame_seqs[i];
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -306,24 +319,57 @@ q_snapshot(struct db_query *q, sqlite3 *db)
 	    "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE status NOT IN"
 	    " ('resolved','closed','cancelled','unfounded') ORDER BY id DESC LIMIT ?1",
 	    -1, &s, NULL);
-	sqlite3_bind_int(s, 1, q->limit + 1);
+	/* A filtered console's snapshot scans every open incident for what it may see. */
+	sqlite3_bind_int(s, 1, q->filter_scope ? -1 : q->limit + 1);
 	json_t *arr = json_array();
 	int n = 0, truncated = 0, rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct incident inc;
+		db_row_incident(s, &inc);
+		if (q->filter_scope) {
+			char *scope = xasprintf("%s|%s", inc.scope ? inc.scope : inc_line_name(inc.line),
+			    inc.district_code ? inc.district_code : "");
+			int ok = hub_scope_visible(scope, q->filter_scope);
+			free(scope);
+			if (!ok) {
+				inc_clear(&inc);
+				continue;
+			}
+		}
 		if (n == q->limit) {
+			inc_clear(&inc);
 			truncated = 1;
 			break;
 		}
-		struct incident inc;
-		db_row_incident(s, &inc);
 		json_array_append_new(arr, inc_to_json(&inc));
 		inc_clear(&inc);
 		n++;
 	}
 	sqlite3_finalize(s);
+	json_t *units = json_array();
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		sqlite3_prepare_v2(db, "SELECT " DB_UNIT_COLS " FROM units ORDER BY agency, id", -1, &s,
+		    NULL);
+		int urc;
+		while ((urc = sqlite3_step(s)) == SQLITE_ROW) {
+			const char *agency = (const char *)sqlite3_column_text(s, 1);
+			if (q->filter_scope) {
+				char *scope = xasprintf("%s|", agency);
+				int ok = hub_scope_visible(scope, q->filter_scope);
+				free(scope);
+				if (!ok)
+					continue;
+			}
+			json_array_append_new(units, db_row_unit(s));
+		}
+		if (urc != SQLITE_DONE)
+			rc = urc;
+		sqlite3_finalize(s);
+	}
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		json_decref(arr);
+		json_decref(units);
 		fail_sql(q, db);
 		return;
 	}
@@ -331,7 +377,165 @@ q_snapshot(struct db_query *q, sqlite3 *db)
 	json_object_set_new(o, "type", json_string("snapshot"));
 	json_object_set_new(o, "seq", json_integer(q->seq));
 	json_object_set_new(o, "incidents", arr);
+	json_object_set_new(o, "units", units);
 	json_object_set_new(o, "truncated", json_boolean(truncated));
+	set_body(q, o);
+}
+
+/* Nearest-rank percentile of sorted values (seconds). */
+static double
+pct(const double *v, int n, double p)
+{
+	if (n == 0)
+		return 0;
+	int k = (int)ceil(p / 100.0 * n);
+	return v[k < 1 ? 0 : k - 1];
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * One response interval over the incidents received in [since, until): from
+ * received (created_at) to the column `to`, from stored times only, with the
+ * share within target_s against the standard's target_pct.
+ */
+static json_t *
+interval(sqlite3 *db, const char *to, const char *line, int64_t since, int64_t until,
+    double target_s, double target_pct, int *err)
+{
+	char *sql = xasprintf("SELECT (%s - created_at) / 1e6 FROM incidents WHERE %s IS NOT NULL"
+			      " AND created_at>=?1 AND created_at<?2 AND merged_into IS NULL%s"
+			      " ORDER BY 1", to, to, line ? " AND line=?3" : "");
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+	free(sql);
+	if (rc != SQLITE_OK) {
+		*err = 1;
+		return NULL;
+	}
+	sqlite3_bind_int64(s, 1, since);
+	sqlite3_bind_int64(s, 2, until);
+	if (line)
+		sqlite3_bind_text(s, 3, line, -1, SQLITE_STATIC);
+	size_t cap = 256;
+	int n = 0, within = 0;
+	double *v = xmalloc(cap * sizeof *v);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((size_t)n == cap)
+			v = xrealloc(v, (cap *= 2) * sizeof *v);
+		v[n] = sqlite3_column_double(s, 0);
+		within += v[n] <= target_s;
+		n++;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		*err = 1;
+		return NULL;
+	}
+	qsort(v, (size_t)n, sizeof *v, cmp_double); /* already ordered; cheap insurance */
+	json_t *o = json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "n", n, "target_s", target_s,
+	    "target_pct", target_pct, "p50_s", round(pct(v, n, 50) * 10) / 10, "p90_s",
+	    round(pct(v, n, 90) * 10) / 10, "p95_s", round(pct(v, n, 95) * 10) / 10);
+	double share = n ? 100.0 * within / n : 0;
+	json_object_set_new(o, "within_target_pct", json_real(round(share * 10) / 10));
+	json_object_set_new(o, "met", n ? json_boolean(share >= target_pct) : json_null());
+	free(v);
+	return o;
+}
+
+static void
+q_stats(struct db_query *q, sqlite3 *db)
+{
+	int64_t since = q->filter.since, until = q->filter.until;
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		fail_sql(q, db);
+		return;
+	}
+	json_t *o = json_object();
+	char buf[40];
+	srv_fmt_time(since, 0, buf, sizeof buf);
+	json_object_set_new(o, "since", json_string(buf));
+	srv_fmt_time(until, 0, buf, sizeof buf);
+	json_object_set_new(o, "until", json_string(buf));
+	int err = 0;
+	sqlite3_stmt *s;
+	/* counts per line, per district and per hour and line (UTC hours) */
+	const char *const sqls[3] = {
+		"SELECT line, count(*) FROM incidents WHERE created_at>=?1 AND created_at<?2"
+		" AND merged_into IS NULL GROUP BY line ORDER BY line",
+		"SELECT coalesce(district_code,''), coalesce(district_name,''), count(*) FROM incidents"
+		" WHERE created_at>=?1 AND created_at<?2 AND merged_into IS NULL"
+		" GROUP BY 1, 2 ORDER BY 3 DESC, 1",
+		"SELECT created_at / 3600000000 AS h, line, count(*) FROM incidents"
+		" WHERE created_at>=?1 AND created_at<?2 AND merged_into IS NULL GROUP BY h, line ORDER BY h",
+	};
+	json_t *by_line = json_object(), *by_district = json_array(), *by_hour = json_array();
+	for (int k = 0; k < 3 && !err; k++) {
+		if (sqlite3_prepare_v2(db, sqls[k], -1, &s, NULL) != SQLITE_OK) {
+			err = 1;
+			break;
+		}
+		sqlite3_bind_int64(s, 1, since);
+		sqlite3_bind_int64(s, 2, until);
+		int rc;
+		json_t *hour = NULL;
+		int64_t cur = -1;
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (k == 0) {
+				json_object_set_new(by_line, (const char *)sqlite3_column_text(s, 0),
+				    json_integer(sqlite3_column_int64(s, 1)));
+			} else if (k == 1) {
+				const char *code = (const char *)sqlite3_column_text(s, 0);
+				json_array_append_new(by_district, json_pack("{s:o, s:o, s:I}", "code",
+				    code[0] ? json_string(code) : json_null(), "name",
+				    code[0] ? json_string((const char *)sqlite3_column_text(s, 1)) : json_null(),
+				    "count", (json_int_t)sqlite3_column_int64(s, 2)));
+			} else {
+				int64_t h = sqlite3_column_int64(s, 0);
+				if (h != cur) {
+					srv_fmt_time(h * INT64_C(3600000000), 0, buf, sizeof buf);
+					hour = json_pack("{s:s, s:{}}", "hour", buf, "by_line");
+					json_array_append_new(by_hour, hour);
+					cur = h;
+				}
+				json_object_set_new(json_object_get(hour, "by_line"),
+				    (const char *)sqlite3_column_text(s, 1),
+				    json_integer(sqlite3_column_int64(s, 2)));
+			}
+		}
+		if (rc != SQLITE_DONE)
+			err = 1;
+		sqlite3_finalize(s);
+	}
+	json_object_set_new(o, "by_line", by_line);
+	json_object_set_new(o, "by_district", by_district);
+	json_object_set_new(o, "by_hour", by_hour);
+	/*
+	 * Response intervals against the targets the standards set: acknowledge
+	 * within 15 s for 90%, dispatch within 60 s for 90%, an ambulance (120)
+	 * out within 3 minutes for 95%. On scene has no national target: 15 min
+	 * for 90% is shown as a reference.
+	 */
+	json_t *iv = json_object();
+	json_object_set_new(iv, "acknowledge",
+	    interval(db, "acknowledged_at", NULL, since, until, 15, 90, &err));
+	json_object_set_new(iv, "dispatch", interval(db, "dispatched_at", NULL, since, until, 60, 90, &err));
+	json_object_set_new(iv, "ambulance_out",
+	    interval(db, "en_route_at", "120", since, until, 180, 95, &err));
+	json_object_set_new(iv, "on_scene", interval(db, "on_scene_at", NULL, since, until, 900, 90, &err));
+	json_object_set_new(o, "intervals", iv);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (err) {
+		json_decref(o);
+		fail_sql(q, db);
+		return;
+	}
 	set_body(q, o);
 }
 
@@ -346,6 +550,7 @@ work(uv_work_t *w)
 	case DBQ_HISTORY: q_history(q, db); break;
 	case DBQ_JOURNAL: q_journal(q, db); break;
 	case DBQ_SNAPSHOT: q_snapshot(q, db); break;
+	case DBQ_STATS: q_stats(q, db); break;
 	}
 	give(q->reader, db);
 }

@@ -14,13 +14,15 @@
 #include "incident.h"
 
 struct db_reader;
+struct hub_filter;
 
 enum db_query_kind {
 	DBQ_GET,      /* one incident: body = incident JSON, version set */
 	DBQ_LIST,     /* filtered page: body = {"incidents":[...],"next_before":id|null} */
 	DBQ_HISTORY,  /* one incident's journal: body = {"incident_id":..,"events":[...]} */
 	DBQ_JOURNAL,  /* frames after after_seq, at most limit: frames[], seq = last read */
-	DBQ_SNAPSHOT, /* open incidents: body = snapshot frame, seq = journal seq it is at */
+	DBQ_SNAPSHOT, /* open incidents and units: body = snapshot frame, seq = journal seq it is at */
+	DBQ_STATS,    /* counts and response-interval percentiles (srv_stats.c) */
 };
 
 struct db_list_filter {
@@ -43,6 +45,7 @@ struct db_query {
 	int limit;
 	void (*done)(struct db_query *q); /* loop thread, exactly once */
 	void *udata;
+	void *ctx;             /* the caller's own (not freed with the query) */
 
 	int err;
 	char *cause;
@@ -54,7 +57,9 @@ struct db_query {
 	char **frames;
 	size_t *frame_lens;
 	int64_t *frame_seqs;
+	char **frame_scopes;   /* DBQ_JOURNAL: each frame's scope (may be NULL) */
 	int nframes;
+	struct hub_filter *filter_scope; /* DBQ_SNAPSHOT: only what a console may see (owned) */
 
 	/* private */
 	uv_work_t work;

@@ -9,6 +9,7 @@
 #include "srv_error.h"
 #include "srv_util.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,84 @@ static const char *const migrations[] = {
 	"  content_rowid='id', tokenize='trigram');"
 	"ALTER TABLE incidents ADD COLUMN district_code TEXT;"
 	"ALTER TABLE incidents ADD COLUMN district_name TEXT;",
+	/*
+	 * 4: the dispatch engine (docs/dispatch.md). Each incident keeps the first
+	 * time it reached each status (response intervals come from these, never
+	 * estimates), its acknowledgement deadline and escalation, alarm level and
+	 * linkage plan, the agencies it concerns (scope, for filtered fan-out) and
+	 * a rendering of its tasks, units and links (dispatch, JSON) rebuilt by
+	 * the writer from the tables below whenever they change. Journal rows
+	 * carry the scope of their event so resumed consoles are filtered alike.
+	 */
+	"ALTER TABLE incidents ADD COLUMN acknowledged_at INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN dispatched_at INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN en_route_at INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN on_scene_at INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN resolved_at INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN closed_at INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN ack_due_at INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN escalated_at INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN alarm_level INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE incidents ADD COLUMN plan TEXT;"
+	"ALTER TABLE incidents ADD COLUMN merged_into INTEGER;"
+	"ALTER TABLE incidents ADD COLUMN scope TEXT;"
+	"ALTER TABLE incidents ADD COLUMN dispatch TEXT;"
+	"UPDATE incidents SET scope=line;"
+	"CREATE INDEX incidents_ack_due ON incidents(ack_due_at) WHERE ack_due_at IS NOT NULL;"
+	"ALTER TABLE journal ADD COLUMN scope TEXT;"
+	"CREATE TABLE tasks ("
+	"  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+	"  agency TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  level INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  due_at INTEGER,"
+	"  overdue_at INTEGER,"
+	"  acknowledged_at INTEGER,"
+	"  acknowledged_by TEXT,"
+	"  PRIMARY KEY (incident_id, agency, kind)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX tasks_due ON tasks(due_at) WHERE due_at IS NOT NULL;"
+	"CREATE TABLE units ("
+	"  id TEXT PRIMARY KEY,"
+	"  agency TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  station TEXT,"
+	"  status TEXT NOT NULL,"
+	"  status_at INTEGER NOT NULL,"
+	"  status_due_at INTEGER,"
+	"  flagged_at INTEGER,"
+	"  incident_id INTEGER REFERENCES incidents(id),"
+	"  lon REAL,"
+	"  lat REAL,"
+	"  pos_at INTEGER,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL"
+	");"
+	"CREATE INDEX units_due ON units(status_due_at) WHERE status_due_at IS NOT NULL;"
+	"CREATE INDEX units_incident ON units(incident_id) WHERE incident_id IS NOT NULL;"
+	"CREATE TABLE assignments ("
+	"  id INTEGER PRIMARY KEY,"
+	"  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+	"  unit_id TEXT NOT NULL REFERENCES units(id),"
+	"  assigned_at INTEGER NOT NULL,"
+	"  assigned_by TEXT NOT NULL,"
+	"  released_at INTEGER"
+	");"
+	"CREATE INDEX assignments_incident ON assignments(incident_id);"
+	"CREATE TABLE links ("
+	"  a INTEGER NOT NULL REFERENCES incidents(id),"
+	"  b INTEGER NOT NULL REFERENCES incidents(id),"
+	"  kind TEXT NOT NULL,"
+	"  distance_m REAL,"
+	"  gap_s REAL,"
+	"  created_at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  PRIMARY KEY (a, b)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX links_b ON links(b);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -232,5 +311,54 @@ db_row_incident(sqlite3_stmt *st, struct incident *out)
 	out->version = sqlite3_column_int64(st, 17);
 	out->district_code = TXT(18);
 	out->district_name = TXT(19);
+	out->acknowledged_at = sqlite3_column_int64(st, 20);
+	out->dispatched_at = sqlite3_column_int64(st, 21);
+	out->en_route_at = sqlite3_column_int64(st, 22);
+	out->on_scene_at = sqlite3_column_int64(st, 23);
+	out->resolved_at = sqlite3_column_int64(st, 24);
+	out->closed_at = sqlite3_column_int64(st, 25);
+	out->ack_due_at = sqlite3_column_int64(st, 26);
+	out->escalated_at = sqlite3_column_int64(st, 27);
+	out->alarm_level = sqlite3_column_int(st, 28);
+	out->plan = TXT(29);
+	out->merged_into = sqlite3_column_int64(st, 30);
+	out->scope = TXT(31);
+	out->dispatch = TXT(32);
 #undef TXT
+}
+
+static json_t *
+col_time(sqlite3_stmt *s, int i)
+{
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return json_null();
+	char buf[40];
+	srv_fmt_time(sqlite3_column_int64(s, i), 0, buf, sizeof buf);
+	return json_string(buf);
+}
+
+json_t *
+db_row_unit(sqlite3_stmt *s)
+{
+	json_t *u = json_object();
+	json_object_set_new(u, "id", json_string((const char *)sqlite3_column_text(s, 0)));
+	json_object_set_new(u, "agency", json_string((const char *)sqlite3_column_text(s, 1)));
+	json_object_set_new(u, "kind", json_string((const char *)sqlite3_column_text(s, 2)));
+	json_object_set_new(u, "station", sqlite3_column_type(s, 3) == SQLITE_NULL ? json_null()
+	    : json_string((const char *)sqlite3_column_text(s, 3)));
+	json_object_set_new(u, "status", json_string((const char *)sqlite3_column_text(s, 4)));
+	json_object_set_new(u, "status_at", col_time(s, 5));
+	json_object_set_new(u, "incident_id", sqlite3_column_type(s, 6) == SQLITE_NULL ? json_null()
+	    : json_integer(sqlite3_column_int64(s, 6)));
+	if (sqlite3_column_type(s, 7) != SQLITE_NULL) {
+		json_object_set_new(u, "lon", json_real(sqlite3_column_double(s, 7)));
+		json_object_set_new(u, "lat", json_real(sqlite3_column_double(s, 8)));
+	} else {
+		json_object_set_new(u, "lon", json_null());
+		json_object_set_new(u, "lat", json_null());
+	}
+	json_object_set_new(u, "pos_at", col_time(s, 9));
+	json_object_set_new(u, "flagged_at", col_time(s, 10));
+	json_object_set_new(u, "version", json_integer(sqlite3_column_int64(s, 11)));
+	return u;
 }

@@ -9,6 +9,7 @@
  * coalesce). Sequence numbers are assigned by the writer alone.
  */
 #include "db_store.h"
+#include "db_store-int.h"
 #include "gis_juris.h"
 #include "srv_error.h"
 #include "srv_log.h"
@@ -33,16 +34,21 @@ static const char *const sql[S_N] = {
 	[S_ROLLBACK_TO] = "ROLLBACK TO r",
 	[S_INSERT] = "INSERT INTO incidents (source, ext_ref, line, category, type, priority, status,"
 		     " title, description, address, lon, lat, details, reported_at, created_at,"
-		     " updated_at, version, created_by, updated_by, district_code, district_name)"
-		     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,1,?16,?16,?17,?18)",
+		     " updated_at, version, created_by, updated_by, district_code, district_name,"
+		     " ack_due_at, alarm_level, plan, scope, closed_at)"
+		     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,1,?16,?16,?17,?18,"
+		     " ?19,?20,?21,?22,?23)",
 	[S_BY_REF] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE source=?1 AND ext_ref=?2",
 	[S_BY_ID] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE id=?1",
 	[S_UPDATE] = "UPDATE incidents SET category=?2, type=?3, priority=?4, status=?5, title=?6,"
 		     " description=?7, address=?8, lon=?9, lat=?10, updated_at=?11,"
 		     " version=version+1, updated_by=?12, details=?14, district_code=?15,"
-		     " district_name=?16 WHERE id=?1 AND version=?13",
-	[S_JOURNAL] = ("INSERT INTO journal (seq, ts, actor, kind, incident_id, frame)"
-		       " VALUES (?1,?2,?3,?4,?5,?6)"),
+		     " district_name=?16, acknowledged_at=?17, dispatched_at=?18, en_route_at=?19,"
+		     " on_scene_at=?20, resolved_at=?21, closed_at=?22, ack_due_at=?23,"
+		     " escalated_at=?24, alarm_level=?25, plan=?26, merged_into=?27, scope=?28,"
+		     " dispatch=?29 WHERE id=?1 AND version=?13",
+	[S_JOURNAL] = ("INSERT INTO journal (seq, ts, actor, kind, incident_id, frame, scope)"
+		       " VALUES (?1,?2,?3,?4,?5,?6,?7)"),
 	[S_REPORT_GET] = "SELECT incident_id, version FROM reports WHERE source=?1 AND ext_ref=?2",
 	[S_REPORT_PUT] = "INSERT INTO reports (source, ext_ref, incident_id, version, action, received_at,"
 			 " actor) VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (source, ext_ref) DO UPDATE"
@@ -81,6 +87,8 @@ struct db_store {
 	int thread_live;
 
 	/* Loop thread only. */
+	void (*deadline)(void *ctx, int64_t due_us);
+	void *deadline_ctx;
 	int backlog;
 	int64_t last_published;
 	void (*closed)(void *);
@@ -88,6 +96,9 @@ struct db_store {
 
 	/* Writer thread only. */
 	int64_t next_seq;
+	struct { const char *sql; sqlite3_stmt *s; } cache[48]; /* db_tx_stmt */
+	int ncache;
+	void *dsp;          /* the dispatch engine's writer state (dsp_store.c) */
 	struct hook *hooks; /* reloaded at the start of every batch */
 	int nhooks;
 
@@ -117,8 +128,29 @@ db_req_free(struct db_req *r)
 	free(r->targets);
 	inc_patch_clear(&r->patch);
 	free(r->cause);
-	free(r->frame);
+	db_req_drop_events(r);
+	if (r->args_free)
+		r->args_free(r->args);
+	if (r->result)
+		json_decref(r->result);
 	free(r);
+}
+
+void
+db_req_drop_events(struct db_req *r)
+{
+	struct db_event *e = r->events;
+	while (e) {
+		struct db_event *next = e->next;
+		free(e->frame);
+		free(e->scope);
+		free(e);
+		e = next;
+	}
+	r->events = r->events_tail = NULL;
+	r->frame = NULL;
+	r->frame_len = 0;
+	r->seq = 0;
 }
 
 /* --- writer thread ------------------------------------------------------ */
@@ -185,9 +217,9 @@ line_listed(const char *lines, const char *line)
  * back to the gateway that caused it. Delivery happens later (srv_webhook.c).
  */
 static int
-outbox(struct db_store *st, struct db_req *r, int64_t now)
+outbox(struct db_store *st, struct db_req *r, const struct db_event *ev, const char *line,
+    int64_t now)
 {
-	const char *line = inc_line_name(r->inc.line);
 	for (int i = 0; i < st->nhooks; i++) {
 		const struct hook *h = &st->hooks[i];
 		if (!line_listed(h->lines, line))
@@ -196,8 +228,8 @@ outbox(struct db_store *st, struct db_req *r, int64_t now)
 			continue;
 		sqlite3_stmt *s = st->st[S_OUTBOX];
 		sqlite3_bind_text(s, 1, h->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, r->seq);
-		sqlite3_bind_text(s, 3, r->frame, (int)r->frame_len, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, ev->seq);
+		sqlite3_bind_text(s, 3, ev->frame, (int)ev->len, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, now);
 		int rc = step_done(st, s, r);
 		sqlite3_clear_bindings(s);
@@ -237,9 +269,16 @@ hooks_load(struct db_store *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Build the journal frame, insert it with the next seq, and keep it for publishing. */
-static int
-journal(struct db_store *st, struct db_req *r, const char *kind, int64_t now, json_t *changed)
+/*
+ * Journal one event: build its frame ({"type":"event","seq","ts","kind",
+ * "actor", then the fields of body}), insert it with the next seq, and keep
+ * it on the request for publishing. body is stolen. incident_id (0: none)
+ * indexes the journal for history; scope is what fan-out filters on; line
+ * (NULL: none) routes it to agencies' webhooks.
+ */
+int
+db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t incident_id,
+    const char *scope, const char *line, json_t *body, int64_t now)
 {
 	char ts[40];
 	srv_fmt_time(now, 0, ts, sizeof ts);
@@ -250,9 +289,8 @@ journal(struct db_store *st, struct db_req *r, const char *kind, int64_t now, js
 	json_object_set_new(ev, "ts", json_string(ts));
 	json_object_set_new(ev, "kind", json_string(kind));
 	json_object_set_new(ev, "actor", json_string(r->actor));
-	json_object_set_new(ev, "incident", inc_to_json(&r->inc));
-	if (changed)
-		json_object_set_new(ev, "changed", changed);
+	json_object_update(ev, body);
+	json_decref(body);
 	char *frame = json_dumps(ev, SRV_JSON_FLAGS);
 	json_decref(ev);
 
@@ -261,8 +299,12 @@ journal(struct db_store *st, struct db_req *r, const char *kind, int64_t now, js
 	sqlite3_bind_int64(s, 2, now);
 	sqlite3_bind_text(s, 3, r->actor, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, r->inc.id);
+	if (incident_id)
+		sqlite3_bind_int64(s, 5, incident_id);
+	else
+		sqlite3_bind_null(s, 5);
 	sqlite3_bind_text(s, 6, frame, -1, SQLITE_STATIC);
+	bind_text(s, 7, scope);
 	int rc = step_done(st, s, r);
 	sqlite3_clear_bindings(s);
 	if (rc) {
@@ -270,11 +312,42 @@ journal(struct db_store *st, struct db_req *r, const char *kind, int64_t now, js
 		return rc;
 	}
 	st->next_seq++;
+	struct db_event *e = xcalloc(1, sizeof *e);
+	e->seq = seq;
+	e->frame = frame;
+	e->len = strlen(frame);
+	e->scope = scope ? xstrdup(scope) : NULL;
+	if (r->events_tail)
+		r->events_tail->next = e;
+	else
+		r->events = e;
+	r->events_tail = e;
 	r->seq = seq;
-	free(r->frame);
 	r->frame = frame;
-	r->frame_len = strlen(frame);
-	return outbox(st, r, now);
+	r->frame_len = e->len;
+	return line ? outbox(st, r, e, line, now) : 0;
+}
+
+/* The scope of an incident's events: its agencies, "|", its district. */
+static char *
+incident_scope(const struct incident *in)
+{
+	return xasprintf("%s|%s", in->scope ? in->scope : inc_line_name(in->line),
+	    in->district_code ? in->district_code : "");
+}
+
+int
+db_tx_incident_event(struct db_store *st, struct db_req *r, const char *kind,
+    const struct incident *in, json_t *changed, int64_t now)
+{
+	json_t *body = json_object();
+	json_object_set_new(body, "incident", inc_to_json(in));
+	if (changed)
+		json_object_set_new(body, "changed", changed);
+	char *scope = incident_scope(in);
+	int rc = db_tx_event(st, r, kind, in->id, scope, inc_line_name(in->line), body, now);
+	free(scope);
+	return rc;
 }
 
 /*
@@ -303,6 +376,49 @@ load_id(struct db_store *st, struct db_req *r, int64_t id)
 	sqlite3_stmt *q = st->st[S_BY_ID];
 	sqlite3_bind_int64(q, 1, id);
 	return load_by(st, q, r);
+}
+
+sqlite3 *db_tx_db(struct db_store *st) { return st->db; }
+const struct db_store_opts *db_tx_opts(const struct db_store *st) { return &st->opts; }
+void **db_tx_dsp_slot(struct db_store *st) { return &st->dsp; }
+int db_tx_sqlerr(struct db_store *st, struct db_req *r) { return sqlerr(st, r); }
+
+sqlite3_stmt *
+db_tx_stmt(struct db_store *st, const char *text)
+{
+	for (int i = 0; i < st->ncache; i++)
+		if (st->cache[i].sql == text)
+			return st->cache[i].s;
+	sqlite3_stmt *s = NULL;
+	if (st->ncache == (int)(sizeof st->cache / sizeof st->cache[0]) ||
+	    sqlite3_prepare_v3(st->db, text, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+		log_error("store", "prepare failed|error=\"%s\" sql=\"%s\"", sqlite3_errmsg(st->db), text);
+		abort(); /* a statement of ours that does not prepare is a bug */
+	}
+	st->cache[st->ncache].sql = text;
+	st->cache[st->ncache].s = s;
+	st->ncache++;
+	return s;
+}
+
+int
+db_tx_exec(struct db_store *st, sqlite3_stmt *s, struct db_req *r)
+{
+	int rc = step_done(st, s, r);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int
+db_tx_load(struct db_store *st, int64_t id, struct incident *out)
+{
+	sqlite3_stmt *q = st->st[S_BY_ID];
+	sqlite3_bind_int64(q, 1, id);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		db_row_incident(q, out);
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Which stored report is (source, ref)? Returns 1 (setting id and version), 0, or -1. */
@@ -344,14 +460,83 @@ report_put(struct db_store *st, struct db_req *r, const char *ref, int64_t id, i
 }
 
 /*
+ * Write an incident's row (every column a change may touch) over the stored
+ * one at version `version`, bump its version and journal the change. The
+ * caller has validated everything; a row that moved on meanwhile is a store
+ * error (the writer is the only writer, so it cannot happen).
+ */
+int
+db_tx_save(struct db_store *st, struct db_req *r, struct incident *in, const char *kind,
+    json_t *changed, int64_t now)
+{
+	sqlite3_stmt *s = st->st[S_UPDATE];
+	sqlite3_bind_int64(s, 1, in->id);
+	bind_text(s, 2, inc_category_name(in->category));
+	bind_text(s, 3, in->type);
+	sqlite3_bind_int(s, 4, in->priority);
+	bind_text(s, 5, inc_status_name(in->status));
+	bind_text(s, 6, in->title);
+	bind_text(s, 7, in->description);
+	bind_text(s, 8, in->address);
+	if (in->has_position) {
+		sqlite3_bind_double(s, 9, in->lon);
+		sqlite3_bind_double(s, 10, in->lat);
+	} else {
+		sqlite3_bind_null(s, 9);
+		sqlite3_bind_null(s, 10);
+	}
+	sqlite3_bind_int64(s, 11, now);
+	bind_text(s, 12, r->actor);
+	sqlite3_bind_int64(s, 13, in->version);
+	bind_text(s, 14, in->details);
+	bind_text(s, 15, in->district_code);
+	bind_text(s, 16, in->district_name);
+	const int64_t times[] = { in->acknowledged_at, in->dispatched_at, in->en_route_at,
+		in->on_scene_at, in->resolved_at, in->closed_at, in->ack_due_at, in->escalated_at };
+	for (int i = 0; i < 8; i++)
+		if (times[i])
+			sqlite3_bind_int64(s, 17 + i, times[i]);
+		else
+			sqlite3_bind_null(s, 17 + i);
+	sqlite3_bind_int(s, 25, in->alarm_level);
+	bind_text(s, 26, in->plan);
+	if (in->merged_into)
+		sqlite3_bind_int64(s, 27, in->merged_into);
+	else
+		sqlite3_bind_null(s, 27);
+	bind_text(s, 28, in->scope);
+	bind_text(s, 29, in->dispatch);
+	int rc = step_done(st, s, r);
+	sqlite3_clear_bindings(s);
+	if (rc == 0 && sqlite3_changes(st->db) != 1)
+		rc = sqlerr(st, r);
+	if (rc) {
+		json_decref(changed);
+		return rc;
+	}
+	in->version++;
+	in->updated_at = now;
+	if (in->ack_due_at && (r->next_due == 0 || in->ack_due_at < r->next_due))
+		r->next_due = in->ack_due_at;
+	return db_tx_incident_event(st, r, kind, in, changed, now);
+}
+
+/*
  * r->inc holds the current stored incident. Apply the patch (and, with
  * details set, replace the details), write the row and journal the change
- * when anything changed.
+ * when anything changed. A status change must be one the lifecycle allows.
  */
 static int
 write_update(struct db_store *st, struct db_req *r, const struct inc_patch *p, int set_details,
     const char *details, int64_t now)
 {
+	if ((p->mask & INC_F_STATUS) && p->v.status != r->inc.status &&
+	    !inc_transition_allowed(r->inc.status, p->v.status)) {
+		r->err = SRV_E_TRANSITION;
+		r->cause = xasprintf("incident %lld is %s; it can go to: %s", (long long)r->inc.id,
+		    inc_status_name(r->inc.status), inc_transitions_from(r->inc.status));
+		return r->err;
+	}
 	struct incident before;
 	inc_copy(&before, &r->inc);
 	inc_apply_patch(&r->inc, p);
@@ -376,47 +561,17 @@ write_update(struct db_store *st, struct db_req *r, const struct inc_patch *p, i
 		set_district(st, &r->inc);
 #undef CHG
 #undef SDIFF
-	int64_t version = before.version;
+	if (a->status != b->status)
+		inc_stamp_transition(&r->inc, b->status, now);
+	if (b->status == INC_ST_NEW && a->priority != b->priority && b->ack_due_at && !b->escalated_at)
+		r->inc.ack_due_at = b->created_at + st->opts.ack_limit_us[b->priority - 1];
 	inc_clear(&before);
 	if (json_array_size(changed) == 0) {
 		json_decref(changed);
 		return 0; /* nothing to write: same version, no event */
 	}
 	r->changed = 1;
-	struct incident *in = &r->inc;
-	sqlite3_stmt *s = st->st[S_UPDATE];
-	sqlite3_bind_int64(s, 1, in->id);
-	bind_text(s, 2, inc_category_name(in->category));
-	bind_text(s, 3, in->type);
-	sqlite3_bind_int(s, 4, in->priority);
-	bind_text(s, 5, inc_status_name(in->status));
-	bind_text(s, 6, in->title);
-	bind_text(s, 7, in->description);
-	bind_text(s, 8, in->address);
-	if (in->has_position) {
-		sqlite3_bind_double(s, 9, in->lon);
-		sqlite3_bind_double(s, 10, in->lat);
-	} else {
-		sqlite3_bind_null(s, 9);
-		sqlite3_bind_null(s, 10);
-	}
-	sqlite3_bind_int64(s, 11, now);
-	bind_text(s, 12, r->actor);
-	sqlite3_bind_int64(s, 13, version);
-	bind_text(s, 14, in->details);
-	bind_text(s, 15, in->district_code);
-	bind_text(s, 16, in->district_name);
-	int rc = step_done(st, s, r);
-	sqlite3_clear_bindings(s);
-	if (rc == 0 && sqlite3_changes(st->db) != 1)
-		rc = sqlerr(st, r);
-	if (rc) {
-		json_decref(changed);
-		return rc;
-	}
-	in->version++;
-	in->updated_at = now;
-	return journal(st, r, "incident.updated", now, changed);
+	return db_tx_save(st, r, &r->inc, "incident.updated", changed, now);
 }
 
 /* The agency's fields of a report, as a patch (a later version replaces them). */
@@ -438,7 +593,9 @@ apply_report(struct db_store *st, struct db_req *r, struct incident *draft, int6
 	if (r->action == 2 /* GW_CANCEL */) {
 		memset(&p, 0, sizeof p);
 		p.mask = INC_F_STATUS;
-		p.v.status = inc_status_is_final(r->inc.status) ? r->inc.status : INC_ST_CANCELLED;
+		/* Withdrawn: cancelled where the lifecycle still allows it (not once on scene). */
+		p.v.status = inc_transition_allowed(r->inc.status, INC_ST_CANCELLED) ? INC_ST_CANCELLED
+										  : r->inc.status;
 		rc = write_update(st, r, &p, 0, NULL, now);
 	} else {
 		report_patch(draft, &p);
@@ -477,6 +634,19 @@ insert_incident(struct db_store *st, struct db_req *r, int64_t now)
 	set_district(st, in);
 	bind_text(s, 17, in->district_code);
 	bind_text(s, 18, in->district_name);
+	in->created_at = now;
+	dsp_tx_prepare(st, r, in, now); /* plan, alarm level, deadline, scope */
+	if (in->ack_due_at)
+		sqlite3_bind_int64(s, 19, in->ack_due_at);
+	else
+		sqlite3_bind_null(s, 19);
+	sqlite3_bind_int(s, 20, in->alarm_level);
+	bind_text(s, 21, in->plan);
+	bind_text(s, 22, in->scope);
+	if (in->closed_at)
+		sqlite3_bind_int64(s, 23, in->closed_at);
+	else
+		sqlite3_bind_null(s, 23);
 	int rc = step_done(st, s, r);
 	sqlite3_clear_bindings(s);
 	if (rc)
@@ -488,7 +658,10 @@ insert_incident(struct db_store *st, struct db_req *r, int64_t now)
 	in->version = 1;
 	if (in->ext_ref && (rc = report_put(st, r, in->ext_ref, in->id, now)))
 		return rc;
-	return journal(st, r, "incident.created", now, NULL);
+	if (in->ack_due_at && (r->next_due == 0 || in->ack_due_at < r->next_due))
+		r->next_due = in->ack_due_at;
+	/* tasks from the plan, likely duplicates, then the journal event(s) */
+	return dsp_tx_created(st, r, in, now);
 }
 
 /*
@@ -624,15 +797,15 @@ run_batch(struct db_store *st, struct db_req *batch, int n)
 		}
 		int rc = r->op == DB_OP_CREATE ? do_create(st, r, now)
 		    : r->op == DB_OP_PATCH   ? do_patch(st, r, now)
+		    : r->op == DB_OP_RUN     ? r->run(st, r, now)
 					     : do_outbox_ack(st, r, now);
 		if (rc != 0) {
 			r->err = rc;
 			simple(st, S_ROLLBACK_TO);
 			st->next_seq = seq_before;
-			free(r->frame);
-			r->frame = NULL;
-			r->seq = 0;
+			db_req_drop_events(r);
 			r->outboxed = 0;
+			r->next_due = 0;
 		}
 		simple(st, S_RELEASE);
 	}
@@ -649,9 +822,8 @@ run_batch(struct db_store *st, struct db_req *batch, int n)
 				free(r->cause);
 				r->cause = xasprintf("commit failed: %s", why);
 			}
-			free(r->frame);
-			r->frame = NULL;
-			r->seq = 0;
+			db_req_drop_events(r);
+			r->next_due = 0;
 		}
 		free(why);
 		return;
@@ -712,6 +884,9 @@ static void
 free_store(struct db_store *st)
 {
 	hooks_clear(st);
+	for (int i = 0; i < st->ncache; i++)
+		sqlite3_finalize(st->cache[i].s);
+	dsp_tx_free(st->dsp);
 	for (int i = 0; i < S_N; i++)
 		sqlite3_finalize(st->st[i]);
 	sqlite3_close(st->db);
@@ -744,10 +919,12 @@ on_async(uv_async_t *h)
 		struct db_req *next = r->next;
 		r->next = NULL;
 		st->backlog--;
-		if (r->seq > 0) {
-			st->last_published = r->seq;
-			st->publish(st->publish_ctx, r->seq, r->frame, r->frame_len);
+		for (struct db_event *e = r->events; e; e = e->next) {
+			st->last_published = e->seq;
+			st->publish(st->publish_ctx, e->seq, e->frame, e->len, e->scope);
 		}
+		if (r->next_due && r->err == 0 && st->deadline)
+			st->deadline(st->deadline_ctx, r->next_due);
 		r->done(r);
 		r = next;
 	}
@@ -838,6 +1015,13 @@ db_store_set_publisher(struct db_store *st, db_publish_fn publish, void *ctx)
 {
 	st->publish = publish;
 	st->publish_ctx = ctx;
+}
+
+void
+db_store_set_deadline_hook(struct db_store *st, void (*hook)(void *, int64_t), void *ctx)
+{
+	st->deadline = hook;
+	st->deadline_ctx = ctx;
 }
 
 int

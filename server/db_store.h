@@ -23,7 +23,21 @@ enum db_op {
 	DB_OP_CREATE, /* insert inc, or return the existing one for (source, ext_ref) */
 	DB_OP_PATCH,  /* apply patch to incident id at version if_version */
 	DB_OP_OUTBOX_ACK, /* gateway's webhook acknowledged outbox rows up to outbox_id */
+	DB_OP_RUN,    /* run(st, req, now) in the writer: the dispatch engine's commands (dsp_store.c) */
 };
+
+/* One journal event a request produced (a request may produce several). */
+struct db_event {
+	int64_t seq;
+	char *frame;
+	size_t len;
+	char *scope;           /* "119,120|440106": agencies concerned | district, for filtering */
+	struct db_event *next;
+};
+
+struct db_store;
+struct db_req;
+typedef int (*db_run_fn)(struct db_store *st, struct db_req *req, int64_t now);
 
 struct db_req {
 	/* In, set by the caller (owned by the request; freed by db_req_free). */
@@ -39,6 +53,9 @@ struct db_req {
 	int ntargets;
 	char *gateway;         /* OUTBOX_ACK: the gateway */
 	int64_t outbox_id;     /* OUTBOX_ACK: delivered up to this outbox row */
+	db_run_fn run;         /* RUN: the command */
+	void *args;            /* RUN: its arguments, freed with args_free */
+	void (*args_free)(void *args);
 	void (*done)(struct db_req *req); /* on the loop thread, exactly once */
 	void *udata;
 
@@ -51,8 +68,11 @@ struct db_req {
 	int outboxed;          /* outbox rows written for this change */
 	int64_t seq;           /* journal seq of the change; 0 when nothing changed */
 	int64_t committed_at;  /* when the commit returned, Unix us */
-	char *frame;           /* the journal event frame (JSON text), NULL when no change */
+	char *frame;           /* the last journal event's frame (JSON text), NULL when no change */
 	size_t frame_len;
+	struct db_event *events, *events_tail; /* every event, in seq order */
+	void *result;          /* RUN: what the command returns (json_t *, owned) */
+	int64_t next_due;      /* a deadline this change set (Unix us), 0: none */
 
 	struct db_req *next;   /* private: queue link */
 };
@@ -61,10 +81,16 @@ struct db_store_opts {
 	int batch_max;   /* most requests per transaction */
 	int backlog_max; /* most requests queued or in flight */
 	int64_t cache_bytes; /* the write connection's page cache; 0 for SQLite's default */
+	/* The dispatch engine's rules (docs/dispatch.md). */
+	int64_t ack_limit_us[4];   /* by priority 1..4: acknowledge within, or escalate */
+	double dup_radius_m;       /* a report this close in space ... */
+	int64_t dup_window_us;     /* ... and time to an open incident is a likely duplicate */
+	int64_t unit_status_limit_us[8]; /* by unit status: flag a unit this long in it (0: never) */
 };
 
 /* The event sink: called on the loop thread for each committed change, in seq order. */
-typedef void (*db_publish_fn)(void *ctx, int64_t seq, const char *frame, size_t len);
+typedef void (*db_publish_fn)(void *ctx, int64_t seq, const char *frame, size_t len,
+    const char *scope);
 
 /*
  * Open (creating and migrating) the database at path and start the writer.
@@ -79,6 +105,9 @@ int db_store_open(struct db_store **out, uv_loop_t *loop, const char *path,
 int db_store_submit(struct db_store *st, struct db_req *req);
 /* Set the event sink after open (the hub needs the last seq to be built). */
 void db_store_set_publisher(struct db_store *st, db_publish_fn publish, void *ctx);
+/* Called on the loop with every deadline a committed request set (the dispatch timer). */
+void db_store_set_deadline_hook(struct db_store *st, void (*hook)(void *ctx, int64_t due_us),
+    void *ctx);
 /* Requests queued or in flight. */
 int db_store_backlog(const struct db_store *st);
 /* Seq of the last committed change handed to the publisher (loop thread). */
@@ -111,9 +140,16 @@ int db_schema_version(void);
 #define DB_INCIDENT_COLS                                                                    \
 	"id, source, ext_ref, line, category, type, priority, status, title, description, " \
 	"address, lon, lat, details, reported_at, created_at, updated_at, version, district_code, " \
-	"district_name"
+	"district_name, acknowledged_at, dispatched_at, en_route_at, on_scene_at, resolved_at, "    \
+	"closed_at, ack_due_at, escalated_at, alarm_level, plan, merged_into, scope, dispatch"
 /* Read an incident from a row selected with DB_INCIDENT_COLS starting at column 0. */
 void db_row_incident(struct sqlite3_stmt *st, struct incident *out);
+/* Column list matching db_row_unit(). */
+#define DB_UNIT_COLS \
+	"id, agency, kind, station, status, status_at, incident_id, lon, lat, pos_at, flagged_at, version"
+/* A unit row selected with DB_UNIT_COLS as its public JSON object (new reference). */
+struct json_t;
+struct json_t *db_row_unit(struct sqlite3_stmt *st);
 /* Register the sync-counting VFS (idempotent) and return its name. */
 const char *db_vfs_register(void);
 uint64_t db_vfs_syncs(void);

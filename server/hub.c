@@ -22,6 +22,7 @@ struct hub_msg {
 	int refs;
 	int64_t seq; /* 0 for control frames */
 	size_t len;
+	const char *scope; /* NULL: every console; else inside data, after the text */
 	unsigned char data[];
 };
 
@@ -50,6 +51,12 @@ struct hub_console {
 	char *rx;              /* message being assembled */
 	size_t rx_len;
 
+	struct hub_filter filter; /* what it asked to see */
+	int filtered;             /* filter has any restriction */
+	char user[64];            /* who it says it is (until sign-in) */
+	int64_t presence_incident;
+	char presence_state[16];
+
 	struct hub_console *prev, *next;
 };
 
@@ -68,14 +75,69 @@ struct hub {
 };
 
 static struct hub_msg *
-msg_new(int64_t seq, const char *text, size_t len)
+msg_new_scoped(int64_t seq, const char *text, size_t len, const char *scope)
 {
-	struct hub_msg *m = xmalloc(sizeof *m + LWS_PRE + len);
+	size_t slen = scope ? strlen(scope) + 1 : 0;
+	struct hub_msg *m = xmalloc(sizeof *m + LWS_PRE + len + slen);
 	m->refs = 1;
 	m->seq = seq;
 	m->len = len;
 	memcpy(m->data + LWS_PRE, text, len);
+	m->scope = NULL;
+	if (scope) {
+		memcpy(m->data + LWS_PRE + len, scope, slen);
+		m->scope = (const char *)m->data + LWS_PRE + len;
+	}
 	return m;
+}
+
+static struct hub_msg *
+msg_new(int64_t seq, const char *text, size_t len)
+{
+	return msg_new_scoped(seq, text, len, NULL);
+}
+
+static int
+list_has(const char *item, size_t n, const char *list, int count, size_t width)
+{
+	for (int i = 0; i < count; i++) {
+		const char *e = list + (size_t)i * width;
+		if (strlen(e) == n && strncmp(e, item, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+hub_scope_visible(const char *scope, const struct hub_filter *f)
+{
+	if (scope == NULL || (f->nagencies == 0 && f->ndistricts == 0))
+		return 1;
+	const char *bar = strchr(scope, '|');
+	size_t alen = bar ? (size_t)(bar - scope) : strlen(scope);
+	if (f->nagencies) {
+		int hit = 0;
+		for (const char *p = scope; p < scope + alen && !hit;) {
+			const char *comma = memchr(p, ',', (size_t)(scope + alen - p));
+			size_t n = comma ? (size_t)(comma - p) : (size_t)(scope + alen - p);
+			hit = list_has(p, n, f->agencies[0], f->nagencies, sizeof f->agencies[0]);
+			p += n + 1;
+		}
+		if (!hit)
+			return 0;
+	}
+	if (f->ndistricts && bar && bar[1]) {
+		const char *d = bar + 1;
+		if (!list_has(d, strlen(d), f->districts[0], f->ndistricts, sizeof f->districts[0]))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+visible(const struct hub_console *c, const struct hub_msg *m)
+{
+	return !c->filtered || hub_scope_visible(m->scope, &c->filter);
 }
 
 static void
@@ -220,10 +282,10 @@ cut_to_catchup(struct hub_console *c, const char *reason)
 static int write_msg(struct hub_console *c, const unsigned char *text, size_t len);
 
 void
-hub_publish(void *arg, int64_t seq, const char *frame, size_t len)
+hub_publish(void *arg, int64_t seq, const char *frame, size_t len, const char *scope)
 {
 	struct hub *h = arg;
-	struct hub_msg *m = msg_new(seq, frame, len);
+	struct hub_msg *m = msg_new_scoped(seq, frame, len, scope);
 	/* Keep it in the ring, evicting the oldest. */
 	if (seq - h->ring_first >= h->o.ring) {
 		msg_unref(h->ring[h->ring_first % h->o.ring]);
@@ -245,6 +307,13 @@ hub_publish(void *arg, int64_t seq, const char *frame, size_t len)
 	for (struct hub_console *c = h->consoles; c; c = c->next) {
 		if (c->state != C_LIVE || seq <= c->cursor)
 			continue;
+		if (!visible(c, m)) {
+			/* Not for this console: it moves past it (nothing to resend on resume). */
+			c->cursor = seq;
+			if (c->q_n == 0)
+				c->sent = seq;
+			continue;
+		}
 		if (c->q_n == 0 && c->ctl_n == 0 && c->close_code == 0 && c->wsi &&
 		    !lws_send_pipe_choked(c->wsi)) {
 			/*
@@ -272,6 +341,35 @@ hub_publish(void *arg, int64_t seq, const char *frame, size_t len)
 		c->cursor = seq;
 		wake(c);
 	}
+}
+
+void
+hub_broadcast(struct hub *h, const char *frame, size_t len, const char *scope)
+{
+	struct hub_msg *m = msg_new_scoped(0, frame, len, scope);
+	size_t cap = (size_t)h->o.queue_max;
+	for (struct hub_console *c = h->consoles; c; c = c->next) {
+		if (c->state != C_LIVE || !visible(c, m) || c->wsi == NULL)
+			continue;
+		if (c->q_n == 0 && c->ctl_n == 0 && c->close_code == 0 &&
+		    !lws_send_pipe_choked(c->wsi)) {
+			if (write_msg(c, m->data + LWS_PRE, len) != 0) {
+				c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+				wake(c);
+			}
+			continue;
+		}
+		if ((size_t)c->q_n == cap || c->q_bytes + len > h->o.queue_bytes) {
+			cut_to_catchup(c, "slow_consumer");
+			continue;
+		}
+		m->refs++;
+		c->q[(c->q_head + c->q_n++) % cap] = m;
+		c->q_bytes += len;
+		h->st.queued_bytes += len;
+		wake(c);
+	}
+	msg_unref(m);
 }
 
 struct hub_console *
@@ -335,7 +433,7 @@ request_snapshot(struct hub_console *c)
 	db_query_free(c->page);
 	c->page = NULL;
 	h->st.snapshots++;
-	if (h->snapshot && h->snapshot_seq >= h->last_seq) {
+	if (!c->filtered && h->snapshot && h->snapshot_seq >= h->last_seq) {
 		/* Nothing changed since the last snapshot: share it. */
 		h->snapshot->refs++;
 		ctl_push(c, h->snapshot);
@@ -345,6 +443,10 @@ request_snapshot(struct hub_console *c)
 	}
 	struct db_query *q = db_query_new(DBQ_SNAPSHOT);
 	q->limit = h->o.snapshot_max;
+	if (c->filtered) {
+		q->filter_scope = xmalloc(sizeof *q->filter_scope);
+		*q->filter_scope = c->filter;
+	}
 	q->done = snapshot_done;
 	start_query(c, q);
 }
@@ -357,7 +459,7 @@ snapshot_done(struct db_query *q)
 	c->busy = 0;
 	if (c->wsi && q->err == 0 && c->state == C_SNAPSHOT) {
 		struct hub_msg *m = msg_new(0, q->body, q->body_len);
-		if (q->seq >= h->snapshot_seq) {
+		if (!c->filtered && q->seq >= h->snapshot_seq) {
 			msg_unref(h->snapshot);
 			m->refs++;
 			h->snapshot = m;
@@ -431,10 +533,19 @@ catchup_next(struct hub_console *c, struct hub_msg **out)
 			if (c->page->frame_seqs[i] != c->cursor + 1)
 				log_error("hub", "journal gap in catch-up|after=%lld got=%lld",
 				    (long long)c->cursor, (long long)c->page->frame_seqs[i]);
+			if (c->filtered &&
+			    !hub_scope_visible(c->page->frame_scopes[i], &c->filter)) {
+				c->cursor = c->sent = c->page->frame_seqs[i];
+				continue;
+			}
 			*out = msg_new(c->page->frame_seqs[i], c->page->frames[i], c->page->frame_lens[i]);
 			return 1;
 		}
 		struct hub_msg *m = ring_get(h, c->cursor + 1);
+		if (m && !visible(c, m)) {
+			c->cursor = c->sent = m->seq;
+			continue;
+		}
 		if (m) {
 			m->refs++;
 			*out = m;

@@ -42,12 +42,34 @@ struct hub_stats {
 	uint64_t queued_bytes; /* now, over all consoles */
 };
 
+/*
+ * What a console asked to see (its hello's "agencies" and "districts"); an
+ * empty list is no restriction. An event's scope is "agency,agency|district":
+ * the console gets it when one of the agencies is its own and the district
+ * is one of its districts (an event with no district passes that test).
+ */
+#define HUB_FILTER_AGENCIES 16
+#define HUB_FILTER_DISTRICTS 32
+struct hub_filter {
+	char agencies[HUB_FILTER_AGENCIES][17];
+	int nagencies;
+	char districts[HUB_FILTER_DISTRICTS][13];
+	int ndistricts;
+};
+int hub_scope_visible(const char *scope, const struct hub_filter *f);
+
 struct hub *hub_new(uv_loop_t *loop, struct db_reader *reader, const struct hub_opts *opts,
     int64_t last_seq);
 /* Free the hub; every console must be gone. */
 void hub_free(struct hub *h);
-/* The db_publish_fn: a committed change, in seq order. frame is copied. */
-void hub_publish(void *hub, int64_t seq, const char *frame, size_t len);
+/* The db_publish_fn: a committed change, in seq order. frame and scope are copied. */
+void hub_publish(void *hub, int64_t seq, const char *frame, size_t len, const char *scope);
+/*
+ * An unsequenced frame (unit positions, presence) to every live console that
+ * may see scope (NULL: all). Not journaled, not resent on resume: the next
+ * one supersedes it.
+ */
+void hub_broadcast(struct hub *h, const char *frame, size_t len, const char *scope);
 int64_t hub_last_seq(const struct hub *h);
 void hub_get_stats(const struct hub *h, struct hub_stats *out);
 

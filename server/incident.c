@@ -36,11 +36,102 @@ inc_status_is_final(enum inc_status s)
 	return s >= INC_ST_RESOLVED;
 }
 
+/*
+ * Allowed moves, by bit of the target status. Forward steps may be skipped
+ * where the field does (a unit reports on scene without en route). A
+ * resolved incident may be reopened (back to acknowledged); closed,
+ * cancelled and unfounded are final. Cancelled (the caller or agency
+ * withdrew) is possible until someone is on scene; unfounded (nothing found,
+ * a false report) until it is resolved.
+ */
+#define B(s) (1u << (s))
+static const unsigned transitions[INC_ST_N] = {
+	[INC_ST_NEW] = B(INC_ST_ACKNOWLEDGED) | B(INC_ST_DISPATCHED) | B(INC_ST_CANCELLED) |
+	    B(INC_ST_UNFOUNDED),
+	[INC_ST_ACKNOWLEDGED] = B(INC_ST_DISPATCHED) | B(INC_ST_CANCELLED) | B(INC_ST_UNFOUNDED),
+	[INC_ST_DISPATCHED] = B(INC_ST_EN_ROUTE) | B(INC_ST_ON_SCENE) | B(INC_ST_RESOLVED) |
+	    B(INC_ST_CANCELLED) | B(INC_ST_UNFOUNDED),
+	[INC_ST_EN_ROUTE] = B(INC_ST_ON_SCENE) | B(INC_ST_RESOLVED) | B(INC_ST_CANCELLED) |
+	    B(INC_ST_UNFOUNDED),
+	[INC_ST_ON_SCENE] = B(INC_ST_RESOLVED) | B(INC_ST_UNFOUNDED),
+	[INC_ST_RESOLVED] = B(INC_ST_CLOSED) | B(INC_ST_ACKNOWLEDGED),
+	[INC_ST_CLOSED] = 0,
+	[INC_ST_CANCELLED] = 0,
+	[INC_ST_UNFOUNDED] = 0,
+};
+
+int
+inc_transition_allowed(enum inc_status from, enum inc_status to)
+{
+	return from < INC_ST_N && to < INC_ST_N && (transitions[from] & B(to)) != 0;
+}
+#undef B
+
+const char *
+inc_transitions_from(enum inc_status from)
+{
+	static char lists[INC_ST_N][160];
+	char *out = lists[from];
+	if (out[0] == '\0') {
+		size_t n = 0;
+		for (int t = 0; t < INC_ST_N; t++)
+			if (inc_transition_allowed(from, (enum inc_status)t))
+				n += (size_t)snprintf(out + n, sizeof lists[0] - n, "%s%s", n ? ", " : "",
+				    status_names[t]);
+		if (n == 0)
+			snprintf(out, sizeof lists[0], "none (final)");
+	}
+	return out;
+}
+
+void
+inc_stamp_transition(struct incident *inc, enum inc_status to, int64_t now)
+{
+#define STAMP(f) do { if (inc->f == 0) inc->f = now; } while (0)
+	switch (to) {
+	case INC_ST_NEW:
+		break;
+	case INC_ST_ACKNOWLEDGED:
+		STAMP(acknowledged_at);
+		break;
+	case INC_ST_DISPATCHED:
+		STAMP(acknowledged_at);
+		STAMP(dispatched_at);
+		break;
+	case INC_ST_EN_ROUTE:
+		STAMP(acknowledged_at);
+		STAMP(dispatched_at);
+		STAMP(en_route_at);
+		break;
+	case INC_ST_ON_SCENE:
+		STAMP(acknowledged_at);
+		STAMP(dispatched_at);
+		STAMP(on_scene_at);
+		break;
+	case INC_ST_RESOLVED:
+		STAMP(resolved_at);
+		break;
+	case INC_ST_CLOSED:
+	case INC_ST_CANCELLED:
+	case INC_ST_UNFOUNDED:
+		STAMP(closed_at);
+		break;
+	case INC_ST_N:
+		break;
+	}
+#undef STAMP
+	if (to != INC_ST_NEW)
+		inc->ack_due_at = 0;
+}
+
 void
 inc_clear(struct incident *inc)
 {
 	if (inc == NULL)
 		return;
+	free(inc->plan);
+	free(inc->scope);
+	free(inc->dispatch);
 	free(inc->source);
 	free(inc->ext_ref);
 	free(inc->type);
@@ -81,6 +172,9 @@ inc_copy(struct incident *dst, const struct incident *src)
 	dst->details = dup_or_null(src->details);
 	dst->district_code = dup_or_null(src->district_code);
 	dst->district_name = dup_or_null(src->district_name);
+	dst->plan = dup_or_null(src->plan);
+	dst->scope = dup_or_null(src->scope);
+	dst->dispatch = dup_or_null(src->dispatch);
 }
 
 /* Text must be valid UTF-8 without control characters other than \n \r \t. */
@@ -401,5 +495,34 @@ inc_to_json(const struct incident *inc)
 	json_object_set_new(o, "created_at", time_json(inc->created_at));
 	json_object_set_new(o, "updated_at", time_json(inc->updated_at));
 	json_object_set_new(o, "version", json_integer(inc->version));
+	json_object_set_new(o, "times", json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
+	    "acknowledged_at", time_json(inc->acknowledged_at),
+	    "dispatched_at", time_json(inc->dispatched_at),
+	    "en_route_at", time_json(inc->en_route_at),
+	    "on_scene_at", time_json(inc->on_scene_at),
+	    "resolved_at", time_json(inc->resolved_at),
+	    "closed_at", time_json(inc->closed_at)));
+	json_object_set_new(o, "ack_due_at", time_json(inc->ack_due_at));
+	json_object_set_new(o, "escalated_at", time_json(inc->escalated_at));
+	json_object_set_new(o, "alarm_level", json_integer(inc->alarm_level));
+	json_object_set_new(o, "plan", str_or_null(inc->plan));
+	json_object_set_new(o, "merged_into", inc->merged_into ? json_integer(inc->merged_into)
+							     : json_null());
+	json_t *agencies = json_array();
+	for (const char *p = inc->scope; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		json_array_append_new(agencies, json_stringn(p, len));
+		p += len + (comma ? 1 : 0);
+	}
+	json_object_set_new(o, "agencies", agencies);
+	/* tasks, units and links, as the store rendered them */
+	json_t *d = inc->dispatch ? json_loads(inc->dispatch, 0, NULL) : NULL;
+	const char *const parts[] = { "tasks", "units", "links" };
+	for (int i = 0; i < 3; i++) {
+		json_t *v = d ? json_object_get(d, parts[i]) : NULL;
+		json_object_set_new(o, parts[i], json_is_array(v) ? json_incref(v) : json_array());
+	}
+	json_decref(d);
 	return o;
 }

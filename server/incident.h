@@ -67,6 +67,17 @@ struct incident {
 	char *district_code, *district_name; /* the jurisdiction holding the position (set by the store) */
 	int64_t reported_at, created_at, updated_at;
 	int64_t version;
+
+	/* Dispatch state, kept by the store (never taken from a draft or a patch). */
+	int64_t acknowledged_at, dispatched_at, en_route_at, on_scene_at, resolved_at,
+	    closed_at;     /* the first time each status was reached; 0: not yet */
+	int64_t ack_due_at;   /* escalates if still new then; 0: no deadline */
+	int64_t escalated_at; /* 0: not escalated */
+	int alarm_level;      /* 0: no linkage plan applied */
+	char *plan;           /* the linkage plan's id, or NULL */
+	int64_t merged_into;  /* 0, or the incident this one was merged into */
+	char *scope;          /* agencies concerned, "119,120,122" (filtered fan-out) */
+	char *dispatch;       /* {"tasks":[..],"units":[..],"links":[..]} JSON text, or NULL */
 };
 
 /* Fields a PATCH may change: bits of inc_patch.mask. */
@@ -94,6 +105,21 @@ int inc_category_parse(const char *s); /* -1 when unknown */
 int inc_status_parse(const char *s);   /* -1 when unknown */
 /* True for statuses that leave the live queue (resolved and after). */
 int inc_status_is_final(enum inc_status s);
+/*
+ * The lifecycle (docs/dispatch.md): may an incident go from one status to
+ * another? Staying in the same status is not a transition (and not allowed
+ * here: the store treats it as no change).
+ */
+int inc_transition_allowed(enum inc_status from, enum inc_status to);
+/* The statuses reachable from one, as a comma-separated list (for errors). */
+const char *inc_transitions_from(enum inc_status from);
+/*
+ * Stamp the times a move to status `to` at `now` reaches for the first time:
+ * the status's own time and, for a skipped step that the move implies
+ * (dispatching a new incident acknowledges it), the earlier ones. Times
+ * already set are kept. Clears the acknowledgement deadline once left new.
+ */
+void inc_stamp_transition(struct incident *inc, enum inc_status to, int64_t now);
 
 /* Free the strings and zero the struct. Accepts NULL. */
 void inc_clear(struct incident *inc);

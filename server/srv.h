@@ -22,6 +22,7 @@ struct hub;
 struct db_req;
 struct auth;
 struct srv_webhook;
+struct dsp_live;
 
 enum srv_method { SRV_GET, SRV_POST, SRV_PUT, SRV_PATCH, SRV_DELETE, SRV_OTHER };
 
@@ -40,6 +41,7 @@ struct srv {
 	struct hub *hub;
 	struct auth *auth;               /* gateway keys; NULL with intake.auth = open */
 	struct srv_webhook *webhook;     /* outbox delivery to agency webhooks */
+	struct dsp_live *dsp;            /* the dispatch engine's live state (dsp_live.c) */
 	const struct gw_adapter *const *adapters;
 	struct gw_host gw_host;
 	struct srv_intake_stats *intake; /* one per adapter */

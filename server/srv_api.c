@@ -14,6 +14,8 @@
 #include "srv_log.h"
 #include "srv_util.h"
 #include "srv_gis.h"
+#include "srv_api-int.h"
+#include "dsp.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,7 +24,7 @@
 
 /* --- helpers --------------------------------------------------------------- */
 
-static json_t *
+json_t *
 parse_body(struct srv_req *req, int *err, char **cause)
 {
 	if (req->body_len == 0) {
@@ -38,7 +40,7 @@ parse_body(struct srv_req *req, int *err, char **cause)
 }
 
 /* Does the request's Content-Type name this media type (parameters ignored)? */
-static int
+int
 content_type_is(const struct srv_req *req, const char *want)
 {
 	size_t n = strlen(want);
@@ -47,7 +49,7 @@ content_type_is(const struct srv_req *req, const char *want)
 		req->content_type[n] == ' ');
 }
 
-static int
+int
 parse_id(const char *s, int64_t *out)
 {
 	if (*s < '1' || *s > '9')
@@ -61,14 +63,14 @@ parse_id(const char *s, int64_t *out)
 	return 0;
 }
 
-static void
+void
 fail(struct srv_req *req, int err, char *cause)
 {
 	srv_reply_error(req, err, cause);
 	free(cause);
 }
 
-static const char *
+const char *
 peer_actor(struct srv_req *req, char *buf, size_t len)
 {
 	/* Until identities arrive (sign-in), a console's changes carry its address. */
@@ -153,7 +155,7 @@ read_done(struct db_query *q)
 	db_query_free(q);
 }
 
-static void
+void
 submit_read(struct srv_req *req, struct db_query *q, void (*done)(struct db_query *))
 {
 	q->done = done ? done : read_done;
@@ -296,7 +298,7 @@ api_create(struct srv_req *req)
 	submit_write(req, r);
 }
 
-static int
+int
 parse_if_match(const char *s, int64_t *out)
 {
 	char buf[64];
@@ -364,7 +366,7 @@ arg_enum(struct srv_req *req, const char *name, int (*parse)(const char *), int 
 	return 0;
 }
 
-static int
+int
 arg_time(struct srv_req *req, const char *name, int64_t *out)
 {
 	const char *v = srv_req_arg(req, name);
@@ -375,7 +377,7 @@ arg_time(struct srv_req *req, const char *name, int64_t *out)
 	return 0;
 }
 
-static int
+int
 arg_int(struct srv_req *req, const char *name, int64_t lo, int64_t hi, int64_t *out)
 {
 	const char *v = srv_req_arg(req, name);
@@ -588,6 +590,8 @@ srv_api_dispatch(struct srv_req *req)
 			submit_read(req, q, NULL);
 			return;
 		}
+		if (dsp_api_incident(req, id, slash))
+			return;
 	}
 	if (strcmp(p, "/api/v1/journal") == 0 && m == SRV_GET) {
 		api_journal(req);
@@ -603,6 +607,8 @@ srv_api_dispatch(struct srv_req *req)
 		return;
 	}
 	if (srv_gis_dispatch(req))
+		return;
+	if (dsp_api_route(req, p))
 		return;
 	fail(req, SRV_E_NO_ROUTE, xasprintf("no endpoint %s", p));
 }

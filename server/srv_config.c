@@ -61,6 +61,30 @@ static const struct centry entries[] = {
 	    "Read-only SQLite connections for lists, history and resume." },
 	{ "demo.interval_ms", C_INT, OFF(demo_interval_ms), "4000", 100, 3600000,
 	    "In `liandong demo`, mean time between simulated reports." },
+	{ "dispatch.plans", C_STR, OFF(dispatch_plans), "", 0, 0,
+	    "Linkage plan file (docs/plans.md); empty for none. Reloaded by POST /api/v1/plans/reload." },
+	{ "dispatch.ack_p1", C_INT, OFF(dispatch_ack_s[0]), "30", 5, 86400,
+	    "Seconds a priority-1 incident may stay new before it escalates to supervisors." },
+	{ "dispatch.ack_p2", C_INT, OFF(dispatch_ack_s[1]), "60", 5, 86400,
+	    "The same for priority 2." },
+	{ "dispatch.ack_p3", C_INT, OFF(dispatch_ack_s[2]), "120", 5, 86400,
+	    "The same for priority 3." },
+	{ "dispatch.ack_p4", C_INT, OFF(dispatch_ack_s[3]), "300", 5, 86400,
+	    "The same for priority 4." },
+	{ "dispatch.dup_radius_m", C_INT, OFF(dispatch_dup_radius_m), "300", 0, 10000,
+	    "A report this close (metres) to an open incident of a compatible category ... (0: off)" },
+	{ "dispatch.dup_window_s", C_INT, OFF(dispatch_dup_window_s), "600", 0, 86400,
+	    "... and this close in time (seconds) is marked as its likely duplicate." },
+	{ "dispatch.stale_s", C_INT, OFF(dispatch_stale_s), "120", 5, 86400,
+	    "A unit position older than this is stale: shown as such, never recommended." },
+	{ "dispatch.unit_dispatched_s", C_INT, OFF(dispatch_unit_limit_s[0]), "180", 0, 86400,
+	    "Flag a unit dispatched this long without going en route (0: never)." },
+	{ "dispatch.unit_en_route_s", C_INT, OFF(dispatch_unit_limit_s[1]), "1800", 0, 86400,
+	    "Flag a unit en route this long without arriving (0: never)." },
+	{ "dispatch.unit_on_scene_s", C_INT, OFF(dispatch_unit_limit_s[2]), "14400", 0, 604800,
+	    "Flag a unit on scene this long (0: never)." },
+	{ "dispatch.area", C_STR, OFF(dispatch_area_text), "73,3,136,54", 0, 0,
+	    "Service area west,south,east,north (degrees): positions outside it are refused." },
 };
 #define NENTRIES (sizeof entries / sizeof entries[0])
 
@@ -99,6 +123,15 @@ apply(struct srv_config *cfg, const char *key, const char *val, char **cause)
 			if (strcmp(key, "log.level") == 0 && srv_log_parse_level(val) < 0)
 				return srv_fail(cause, SRV_E_CONFIG,
 				    "log.level must be error, warn, info or debug, not '%s'", val);
+			if (strcmp(key, "dispatch.area") == 0) {
+				double *a = cfg->dispatch_area;
+				char extra;
+				if (sscanf(val, "%lf,%lf,%lf,%lf%c", &a[0], &a[1], &a[2], &a[3], &extra) != 4 ||
+				    !(a[0] >= -180 && a[0] < a[2] && a[2] <= 180 && a[1] >= -90 && a[1] < a[3] &&
+					a[3] <= 90))
+					return srv_fail(cause, SRV_E_CONFIG,
+					    "dispatch.area must be west,south,east,north in degrees, not '%s'", val);
+			}
 			if (strcmp(key, "intake.auth") == 0 && strcmp(val, "keys") != 0 &&
 			    strcmp(val, "open") != 0)
 				return srv_fail(cause, SRV_E_CONFIG, "intake.auth must be keys or open, not '%s'",

@@ -31,6 +31,14 @@ struct srv_config {
 	int store_read_conns;
 	int64_t store_cache;
 	int demo_interval_ms;
+	char *dispatch_plans;
+	int dispatch_ack_s[4];
+	int dispatch_dup_radius_m;
+	int dispatch_dup_window_s;
+	int dispatch_stale_s;
+	int dispatch_unit_limit_s[3]; /* dispatched, en_route, on_scene */
+	double dispatch_area[4];      /* not configurable: filled from dispatch.area */
+	char *dispatch_area_text;
 };
 
 /* Fill cfg with the defaults. Strings are allocated; free with srv_config_free. */

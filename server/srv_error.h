@@ -31,6 +31,10 @@
 	X(TOO_LARGE, 413, "payload_too_large", "the request body is larger than allowed")      \
 	X(PRECONDITION, 428, "precondition_required", "If-Match with the version is required") \
 	X(STALE, 412, "version_conflict", "the incident changed since that version")           \
+	X(TRANSITION, 409, "invalid_transition", "the status cannot change that way")          \
+	X(UNIT_BUSY, 409, "unit_busy", "the unit is not available")                            \
+	X(NOT_LINKED, 403, "agency_not_linked", "that agency has no task on this incident")    \
+	X(CONFLICT, 409, "conflict", "the request conflicts with the current state")           \
 	X(SHUTTING_DOWN, 503, "shutting_down", "the server is shutting down")                  \
 	X(OVERLOADED, 503, "overloaded", "the intake backlog is full; retry later")            \
 	X(STORE, 500, "store_error", "the store could not commit the change")                  \

@@ -11,6 +11,7 @@
 #include "db_read.h"
 #include "db_store.h"
 #include "hub.h"
+#include "dsp.h"
 #include "srv_auth.h"
 #include "srv_error.h"
 #include "srv_log.h"
@@ -139,6 +140,7 @@ begin_shutdown(void)
 	/* Before the store closes: the webhook's acknowledgements in flight still commit. */
 	if (srv.webhook)
 		srv_webhook_stop(srv.webhook, on_webhook_stopped, NULL);
+	dsp_live_close(&srv);
 	int n = hub_close_all(srv.hub);
 	log_info("server", "shutting down|consoles=%d backlog=%d", n, db_store_backlog(srv.store));
 	db_store_close(srv.store, on_store_closed, NULL);
@@ -171,10 +173,18 @@ host_log(const struct gw_host *h, int level, const char *msg)
 
 /* Each committed change goes to the consoles, and may have outbox rows for webhooks. */
 static void
-publish_change(void *ctx, int64_t seq, const char *frame, size_t len)
+publish_change(void *ctx, int64_t seq, const char *frame, size_t len, const char *scope)
 {
-	hub_publish(srv.hub, seq, frame, len);
+	dsp_live_event(&srv, frame, len);
+	hub_publish(srv.hub, seq, frame, len, scope);
 	srv_webhook_poke(srv.webhook);
+}
+
+static void
+on_deadline(void *ctx, int64_t due_us)
+{
+	(void)ctx;
+	dsp_live_deadline(&srv, due_us);
 }
 
 /*
@@ -264,7 +274,14 @@ serve(struct srv_config *cfg, int with_demo)
 
 	char *path = db_path(cfg);
 	struct db_store_opts so = { .batch_max = cfg->store_batch_max,
-		.backlog_max = cfg->store_backlog_max, .cache_bytes = cfg->store_cache };
+		.backlog_max = cfg->store_backlog_max, .cache_bytes = cfg->store_cache,
+		.dup_radius_m = cfg->dispatch_dup_radius_m,
+		.dup_window_us = (int64_t)cfg->dispatch_dup_window_s * 1000000 };
+	for (int i = 0; i < 4; i++)
+		so.ack_limit_us[i] = (int64_t)cfg->dispatch_ack_s[i] * 1000000;
+	so.unit_status_limit_us[DSP_U_DISPATCHED] = (int64_t)cfg->dispatch_unit_limit_s[0] * 1000000;
+	so.unit_status_limit_us[DSP_U_EN_ROUTE] = (int64_t)cfg->dispatch_unit_limit_s[1] * 1000000;
+	so.unit_status_limit_us[DSP_U_ON_SCENE] = (int64_t)cfg->dispatch_unit_limit_s[2] * 1000000;
 	/* The hub is created after the store knows the last seq; publish goes through srv. */
 	if (db_store_open(&srv.store, &loop, path, &so, hub_publish, NULL, &cause) != 0 ||
 	    db_reader_open(&srv.reader, &loop, path, cfg->store_read_conns, &cause) != 0) {
@@ -284,6 +301,15 @@ serve(struct srv_config *cfg, int with_demo)
 		.snapshot_max = cfg->hub_snapshot_max, .max_message = (size_t)cfg->ws_max_message };
 	srv.hub = hub_new(&loop, srv.reader, &ho, db_store_last_seq(srv.store));
 	db_store_set_publisher(srv.store, publish_change, NULL);
+	db_store_set_deadline_hook(srv.store, on_deadline, NULL);
+	if (dsp_live_open(&srv, path, &cause) != 0 ||
+	    dsp_live_load_plans(&srv, "system:start", &cause) != 0) {
+		log_error("server", "cannot start the dispatch engine|detail=\"%s\"", cause);
+		free(cause);
+		free(path);
+		dsp_live_close(&srv);
+		return abandon_start(&loop);
+	}
 
 	if (srv_http_start(&srv, &cause) != 0) {
 		/*

@@ -30,8 +30,9 @@ struct fx {
 };
 
 static void
-on_publish(void *ctx, int64_t seq, const char *frame, size_t len)
+on_publish(void *ctx, int64_t seq, const char *frame, size_t len, const char *scope)
 {
+	(void)scope;
 	struct fx *f = ctx;
 	f->published[f->npublished++] = seq;
 	assert_non_null(strstr(frame, "\"type\":\"event\""));

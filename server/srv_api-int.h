@@ -1,0 +1,35 @@
+/*
+ * srv_api-int.h - request helpers shared by the REST modules (srv_api.c,
+ * dsp_api.c). Each that fails has already answered the request.
+ */
+#ifndef SRV_API_INT_H
+#define SRV_API_INT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "srv.h"
+
+struct db_query;
+
+/* The body as JSON, or NULL with *err and *cause set. */
+json_t *parse_body(struct srv_req *req, int *err, char **cause);
+int content_type_is(const struct srv_req *req, const char *want);
+/* A positive decimal id. 0 or -1. */
+int parse_id(const char *s, int64_t *out);
+/* "3" or 3 from If-Match. 0 or -1. */
+int parse_if_match(const char *s, int64_t *out);
+/* Answer with an error and free cause. */
+void fail(struct srv_req *req, int err, char *cause);
+/* Who a console request is (until sign-in): console@address. */
+const char *peer_actor(struct srv_req *req, char *buf, size_t len);
+/* Run a read off the loop; done (NULL: answer with its body) gets the query. */
+void submit_read(struct srv_req *req, struct db_query *q, void (*done)(struct db_query *));
+/* Query arguments; -1 after answering 400. */
+int arg_time(struct srv_req *req, const char *name, int64_t *out);
+int arg_int(struct srv_req *req, const char *name, int64_t lo, int64_t hi, int64_t *out);
+
+/* dsp_api.c: routes under /api/v1/incidents/{id}/... Returns 1 when handled. */
+int dsp_api_incident(struct srv_req *req, int64_t id, const char *rest);
+
+#endif
