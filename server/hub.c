@@ -280,6 +280,7 @@ cut_to_catchup(struct hub_console *c, const char *reason)
 }
 
 static int write_msg(struct hub_console *c, const unsigned char *text, size_t len);
+static void presence_broadcast(struct hub *h, int64_t incident);
 
 void
 hub_publish(void *arg, int64_t seq, const char *frame, size_t len, const char *scope)
@@ -403,6 +404,8 @@ hub_console_gone(struct hub_console *c)
 		c->next->prev = c->prev;
 	c->wsi = NULL;
 	h->st.consoles--;
+	if (c->presence_incident)
+		presence_broadcast(h, c->presence_incident);
 	console_unref(c);
 }
 
@@ -614,6 +617,41 @@ hub_console_writable(struct hub_console *c)
 	return 0;
 }
 
+/* A hello's "agencies" / "districts": lists of short codes. -1 after answering an error. */
+static int
+read_list(struct hub_console *c, json_t *msg, const char *name, char *out, int max, size_t width,
+    int *n)
+{
+	json_t *v = json_object_get(msg, name);
+	*n = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	char why[160];
+	snprintf(why, sizeof why, "%s must be a list of at most %d codes of 1-%zu letters and digits",
+	    name, max, width - 1);
+	if (!json_is_array(v) || (int)json_array_size(v) > max) {
+		send_error(c, "invalid_field", why);
+		return -1;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		const char *s = json_string_value(e);
+		size_t len = s ? strlen(s) : 0;
+		int ok = len > 0 && len < width;
+		for (size_t k = 0; ok && k < len; k++)
+			ok = (s[k] >= '0' && s[k] <= '9') || (s[k] >= 'a' && s[k] <= 'z') ||
+			    (s[k] >= 'A' && s[k] <= 'Z') || s[k] == '_';
+		if (!ok) {
+			send_error(c, "invalid_field", why);
+			return -1;
+		}
+		memcpy(out + (size_t)*n * width, s, len + 1);
+		(*n)++;
+	}
+	return 0;
+}
+
 static void
 on_hello(struct hub_console *c, json_t *msg)
 {
@@ -623,6 +661,24 @@ on_hello(struct hub_console *c, json_t *msg)
 		send_error(c, "invalid_field", "last_seq must be an integer or null");
 		return;
 	}
+	/* What it wants to see: checked whole before anything changes. */
+	struct hub_filter f;
+	memset(&f, 0, sizeof f);
+	if (read_list(c, msg, "agencies", f.agencies[0], HUB_FILTER_AGENCIES, sizeof f.agencies[0],
+		&f.nagencies) ||
+	    read_list(c, msg, "districts", f.districts[0], HUB_FILTER_DISTRICTS, sizeof f.districts[0],
+		&f.ndistricts))
+		return;
+	json_t *user = json_object_get(msg, "user");
+	const char *u = json_string_value(user);
+	if (user && !json_is_null(user) && (u == NULL || strlen(u) == 0 || strlen(u) >= sizeof c->user)) {
+		send_error(c, "invalid_field", "user must be a name of at most 63 bytes");
+		return;
+	}
+	c->filter = f;
+	c->filtered = f.nagencies > 0 || f.ndistricts > 0;
+	if (u)
+		snprintf(c->user, sizeof c->user, "%s", u);
 	int64_t last = ls && json_is_integer(ls) ? json_integer_value(ls) : 0;
 	if (c->busy) {
 		send_error(c, "busy", "a resume is already in progress");
@@ -650,6 +706,49 @@ on_hello(struct hub_console *c, json_t *msg)
 	}
 }
 
+/* Who is viewing or editing one incident, to every live console (not journaled). */
+static void
+presence_broadcast(struct hub *h, int64_t incident)
+{
+	json_t *who = json_array();
+	for (struct hub_console *o = h->consoles; o; o = o->next)
+		if (o->wsi && o->presence_incident == incident)
+			json_array_append_new(who, json_pack("{s:I, s:s, s:s}", "console", (json_int_t)o->id,
+			    "user", o->user[0] ? o->user : o->peer, "state", o->presence_state));
+	json_t *f = json_pack("{s:s, s:I, s:o}", "type", "presence", "incident", (json_int_t)incident,
+	    "viewers", who);
+	char *text = json_dumps(f, SRV_JSON_FLAGS);
+	json_decref(f);
+	hub_broadcast(h, text, strlen(text), NULL);
+	free(text);
+}
+
+static void
+on_presence(struct hub_console *c, json_t *msg)
+{
+	json_t *inc = json_object_get(msg, "incident");
+	const char *state = json_string_value(json_object_get(msg, "state"));
+	if (!json_is_integer(inc) || json_integer_value(inc) < 1 || state == NULL ||
+	    (strcmp(state, "viewing") && strcmp(state, "editing") && strcmp(state, "left"))) {
+		send_error(c, "invalid_field",
+		    "presence needs incident (an id) and state (viewing, editing or left)");
+		return;
+	}
+	int64_t before = c->presence_incident, now = json_integer_value(inc);
+	if (strcmp(state, "left") == 0) {
+		if (before != now)
+			return;
+		c->presence_incident = 0;
+		c->presence_state[0] = '\0';
+	} else {
+		c->presence_incident = now;
+		snprintf(c->presence_state, sizeof c->presence_state, "%s", state);
+	}
+	if (before && before != c->presence_incident)
+		presence_broadcast(c->hub, before);
+	presence_broadcast(c->hub, now);
+}
+
 static int
 on_message(struct hub_console *c, const char *text, size_t len)
 {
@@ -671,8 +770,10 @@ on_message(struct hub_console *c, const char *text, size_t len)
 		    (json_int_t)c->hub->last_seq, "id", id);
 		if (ctl_push(c, msg_json(p)) != 0)
 			c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+	} else if (strcmp(type, "presence") == 0) {
+		on_presence(c, msg);
 	} else {
-		send_error(c, "unknown_type", "known message types: hello, ping");
+		send_error(c, "unknown_type", "known message types: hello, ping, presence");
 	}
 	json_decref(msg);
 	return 0;
