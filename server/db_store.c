@@ -35,9 +35,10 @@ static const char *const sql[S_N] = {
 	[S_INSERT] = "INSERT INTO incidents (source, ext_ref, line, category, type, priority, status,"
 		     " title, description, address, lon, lat, details, reported_at, created_at,"
 		     " updated_at, version, created_by, updated_by, district_code, district_name,"
-		     " ack_due_at, alarm_level, plan, scope, closed_at)"
+		     " ack_due_at, alarm_level, plan, scope, closed_at, dispatch, acknowledged_at,"
+		     " dispatched_at, en_route_at, on_scene_at, resolved_at)"
 		     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,1,?16,?16,?17,?18,"
-		     " ?19,?20,?21,?22,?23)",
+		     " ?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29)",
 	[S_BY_REF] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE source=?1 AND ext_ref=?2",
 	[S_BY_ID] = "SELECT " DB_INCIDENT_COLS " FROM incidents WHERE id=?1",
 	[S_UPDATE] = "UPDATE incidents SET category=?2, type=?3, priority=?4, status=?5, title=?6,"
@@ -643,10 +644,15 @@ insert_incident(struct db_store *st, struct db_req *r, int64_t now)
 	sqlite3_bind_int(s, 20, in->alarm_level);
 	bind_text(s, 21, in->plan);
 	bind_text(s, 22, in->scope);
-	if (in->closed_at)
-		sqlite3_bind_int64(s, 23, in->closed_at);
-	else
-		sqlite3_bind_null(s, 23);
+	const int64_t times[] = { in->closed_at, 0, in->acknowledged_at, in->dispatched_at,
+		in->en_route_at, in->on_scene_at, in->resolved_at };
+	for (int i = 0; i < 7; i++)
+		if (i == 1)
+			bind_text(s, 24, in->dispatch);
+		else if (times[i])
+			sqlite3_bind_int64(s, 23 + i, times[i]);
+		else
+			sqlite3_bind_null(s, 23 + i);
 	int rc = step_done(st, s, r);
 	sqlite3_clear_bindings(s);
 	if (rc)

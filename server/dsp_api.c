@@ -209,7 +209,7 @@ api_task_ack(struct srv_req *req, int64_t id, const char *agency)
 	}
 	struct dsp_args *a = dsp_args_new();
 	a->id = id;
-	snprintf(a->agency, sizeof a->agency, "%s", agency);
+	snprintf(a->agency, sizeof a->agency, "%.16s", agency); /* checked: at most 16 */
 	char actor[96];
 	submit_cmd(req, peer_actor(req, actor, sizeof actor), dsp_run_task_ack, a);
 }

@@ -23,8 +23,17 @@
 
 #define DUP_MAX 3 /* likely duplicates linked to one new report, nearest first */
 
+struct dup_candidate {
+	int64_t id;
+	double d, gap;
+};
+
 struct dsp_writer {
 	struct dsp_plans *plans;
+	/* Between dsp_tx_prepare and dsp_tx_created: the new incident's plan and likely duplicates. */
+	const struct dsp_plan *plan;
+	struct dup_candidate dup[DUP_MAX];
+	int ndup;
 };
 
 static struct dsp_writer *
@@ -123,15 +132,80 @@ scope_add(char (*set)[DSP_AGENCY_LEN + 1], int *n, const char *agency)
 	(*n)++;
 }
 
+static json_t *
+time_or_null(int64_t us)
+{
+	if (us == 0)
+		return json_null();
+	char buf[40];
+	srv_fmt_time(us, 0, buf, sizeof buf);
+	return json_string(buf);
+}
+
+static json_t *
+task_json(const char *agency, const char *kind, int count, int level, int64_t created, int64_t due,
+    int64_t overdue, int64_t acked, const char *acked_by)
+{
+	const char *state = acked ? "acknowledged" : overdue ? "overdue" : "pending";
+	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:o, s:o, s:o, s:o, s:o}", "agency", agency, "kind",
+	    kind, "count", count, "level", level, "state", state, "created_at", time_or_null(created),
+	    "due_at", time_or_null(due), "overdue_at", time_or_null(overdue), "acknowledged_at",
+	    time_or_null(acked), "acknowledged_by", acked_by ? json_string(acked_by) : json_null());
+}
+
+/* dist and gap < 0: not recorded. */
+static json_t *
+link_json(int64_t other, const char *kind, const char *role, int64_t created, const char *by,
+    double dist, double gap)
+{
+	json_t *l = json_pack("{s:I, s:s, s:s, s:o, s:s}", "incident", (json_int_t)other, "kind", kind,
+	    "role", role, "created_at", time_or_null(created), "by", by);
+	if (dist >= 0)
+		json_object_set_new(l, "distance_m", json_real(round(dist * 10) / 10));
+	if (gap >= 0)
+		json_object_set_new(l, "gap_s", json_real(round(gap)));
+	return l;
+}
+
+static int64_t
+col_us(sqlite3_stmt *s, int i)
+{
+	return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, i);
+}
+
 static const char SQL_TASKS[] =
     "SELECT agency, kind, count, level, created_at, due_at, overdue_at, acknowledged_at,"
     " acknowledged_by FROM tasks WHERE incident_id=?1 ORDER BY agency, kind";
 static const char SQL_INC_UNITS[] =
     "SELECT id, agency, kind, status FROM units WHERE incident_id=?1 ORDER BY id";
+/*
+ * An incident's links: all it made, and those made to it except likely
+ * duplicates, which show on the newer report only (the one a dispatcher is
+ * about to handle). So a report at a busy place never rewrites the earlier
+ * incidents there: intake at one spot costs the same as anywhere else.
+ */
 static const char SQL_LINKS[] =
     "SELECT a, b, kind, distance_m, gap_s, created_at, actor FROM links WHERE a=?1"
-    " UNION ALL SELECT a, b, kind, distance_m, gap_s, created_at, actor FROM links WHERE b=?1";
+    " UNION ALL SELECT a, b, kind, distance_m, gap_s, created_at, actor FROM links WHERE b=?1"
+    " AND kind<>'duplicate_suspect' LIMIT 100";
 static const char SQL_SET_RENDER[] = "UPDATE incidents SET dispatch=?2, scope=?3 WHERE id=?1";
+
+/* Store a rendering (the arrays are stolen) and the scope in the incident. */
+static void
+set_render(struct incident *in, json_t *tasks, json_t *units, json_t *links,
+    char (*set)[DSP_AGENCY_LEN + 1], int nset)
+{
+	json_t *d = json_pack("{s:o, s:o, s:o}", "tasks", tasks, "units", units, "links", links);
+	free(in->dispatch);
+	in->dispatch = json_dumps(d, SRV_JSON_FLAGS);
+	json_decref(d);
+	free(in->scope);
+	size_t len = 0;
+	in->scope = xmalloc((size_t)nset * (DSP_AGENCY_LEN + 1) + 1);
+	for (int i = 0; i < nset; i++)
+		len += (size_t)sprintf(in->scope + len, "%s%s", i ? "," : "", set[i]);
+	in->scope[len] = '\0';
+}
 
 /*
  * Rebuild in->dispatch and in->scope from the tables. With write set, store
@@ -151,16 +225,9 @@ render(struct db_store *st, struct db_req *r, struct incident *in, int write)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *agency = (const char *)sqlite3_column_text(s, 0);
 		scope_add(set, &nset, agency);
-		const char *state = sqlite3_column_type(s, 7) != SQLITE_NULL ? "acknowledged"
-		    : sqlite3_column_type(s, 6) != SQLITE_NULL		  ? "overdue"
-									  : "pending";
-		json_array_append_new(tasks,
-		    json_pack("{s:s, s:s, s:i, s:i, s:s, s:o, s:o, s:o, s:o, s:o}", "agency", agency,
-			"kind", (const char *)sqlite3_column_text(s, 1), "count",
-			sqlite3_column_int(s, 2), "level", sqlite3_column_int(s, 3), "state", state,
-			"created_at", col_time(s, 4), "due_at", col_time(s, 5), "overdue_at",
-			col_time(s, 6), "acknowledged_at", col_time(s, 7), "acknowledged_by",
-			col_text(s, 8)));
+		json_array_append_new(tasks, task_json(agency, (const char *)sqlite3_column_text(s, 1),
+		    sqlite3_column_int(s, 2), sqlite3_column_int(s, 3), col_us(s, 4), col_us(s, 5),
+		    col_us(s, 6), col_us(s, 7), (const char *)sqlite3_column_text(s, 8)));
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -193,30 +260,16 @@ render(struct db_store *st, struct db_req *r, struct incident *in, int write)
 			role = a == in->id ? "child_of" : "parent_of";
 		else if (strcmp(kind, "duplicate_suspect") == 0)
 			role = a == in->id ? "likely_duplicate_of" : "likely_duplicated_by";
-		json_t *l = json_pack("{s:I, s:s, s:s, s:o, s:s}", "incident",
-		    (json_int_t)(a == in->id ? b : a), "kind", kind, "role", role, "created_at",
-		    col_time(s, 5), "by", (const char *)sqlite3_column_text(s, 6));
-		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-			json_object_set_new(l, "distance_m",
-			    json_real(round(sqlite3_column_double(s, 3) * 10) / 10));
-		if (sqlite3_column_type(s, 4) != SQLITE_NULL)
-			json_object_set_new(l, "gap_s", json_real(round(sqlite3_column_double(s, 4))));
-		json_array_append_new(links, l);
+		json_array_append_new(links, link_json(a == in->id ? b : a, kind, role, col_us(s, 5),
+		    (const char *)sqlite3_column_text(s, 6),
+		    sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 3),
+		    sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 4)));
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_DONE)
 		goto sqlfail;
-	json_t *d = json_pack("{s:o, s:o, s:o}", "tasks", tasks, "units", units, "links", links);
-	free(in->dispatch);
-	in->dispatch = json_dumps(d, SRV_JSON_FLAGS);
-	json_decref(d);
-	free(in->scope);
-	size_t len = 0;
-	in->scope = xmalloc((size_t)nset * (DSP_AGENCY_LEN + 1) + 1);
-	for (int i = 0; i < nset; i++)
-		len += (size_t)sprintf(in->scope + len, "%s%s", i ? "," : "", set[i]);
-	in->scope[len] = '\0';
+	set_render(in, tasks, units, links, set, nset);
 	if (!write)
 		return 0;
 	s = db_tx_stmt(st, SQL_SET_RENDER);
@@ -295,25 +348,6 @@ put_level(struct db_store *st, struct db_req *r, int64_t id, const struct dsp_pl
 
 /* --- intake hooks ------------------------------------------------------------------ */
 
-void
-dsp_tx_prepare(struct db_store *st, struct db_req *r, struct incident *in, int64_t now)
-{
-	(void)r;
-	const struct db_store_opts *o = db_tx_opts(st);
-	struct dsp_writer *w = writer_state(st);
-	if (in->status == INC_ST_NEW)
-		in->ack_due_at = now + o->ack_limit_us[in->priority - 1];
-	else
-		inc_stamp_transition(in, in->status, now);
-	const struct dsp_plan *plan = inc_status_is_final(in->status) ? NULL
-								   : dsp_plans_match(w->plans, in);
-	free(in->plan);
-	in->plan = plan ? xstrdup(plan->id) : NULL;
-	in->alarm_level = plan ? 1 : 0;
-	free(in->scope);
-	in->scope = xstrdup(inc_line_name(in->line));
-}
-
 /*
  * Likely duplicates or related reports: compatible categories (the same, or
  * either one "other", or an accident beside a public-health report: the
@@ -382,88 +416,148 @@ touch(struct db_store *st, struct db_req *r, int64_t id, const char *kind, const
 	return rc;
 }
 
-int
-dsp_tx_created(struct db_store *st, struct db_req *r, struct incident *in, int64_t now)
+static int
+cmp_dup(const void *x, const void *y)
+{
+	const struct dup_candidate *a = x, *b = y;
+	return a->d < b->d ? -1 : a->d > b->d ? 1 : (a->id < b->id) - (a->id > b->id);
+}
+
+/*
+ * The likely duplicates of a new report: open incidents of a compatible
+ * category within dup_radius_m and dup_window_us, the nearest DUP_MAX of them
+ * (ranked by haversine; the geodesic distance is computed for those kept).
+ */
+static int
+find_duplicates(struct db_store *st, struct dsp_writer *w, const struct incident *in, int64_t now)
+{
+	const struct db_store_opts *o = db_tx_opts(st);
+	w->ndup = 0;
+	if (!in->has_position || inc_status_is_final(in->status) || o->dup_radius_m <= 0)
+		return 0;
+	/* A box a little larger than the radius. */
+	double dlat = o->dup_radius_m / 111000.0 * 1.1;
+	double dlon = dlat / fmax(cos(in->lat * M_PI / 180), 0.05);
+	sqlite3_stmt *s = db_tx_stmt(st, SQL_WINDOW_START);
+	/* created_at is when the centre received it; reported_at may lag a little */
+	sqlite3_bind_int64(s, 1, now - o->dup_window_us - 600 * INT64_C(1000000));
+	int64_t first = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : INT64_MAX;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	s = db_tx_stmt(st, SQL_NEAR);
+	sqlite3_bind_int64(s, 1, first);
+	sqlite3_bind_int64(s, 2, in->id);
+	sqlite3_bind_double(s, 3, in->lon - dlon);
+	sqlite3_bind_double(s, 4, in->lon + dlon);
+	sqlite3_bind_double(s, 5, in->lat - dlat);
+	sqlite3_bind_double(s, 6, in->lat + dlat);
+	struct dup_candidate c[20];
+	double lon[20], lat[20];
+	int nc = 0, rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && nc < 20) {
+		if (!compatible((int)in->category,
+			inc_category_parse((const char *)sqlite3_column_text(s, 4))))
+			continue;
+		lon[nc] = sqlite3_column_double(s, 1);
+		lat[nc] = sqlite3_column_double(s, 2);
+		/* haversine is within 0.5% of the geodesic: a margin keeps borderline ones */
+		double d = gis_haversine(in->lon, in->lat, lon[nc], lat[nc]);
+		double gap = fabs((double)(in->reported_at - sqlite3_column_int64(s, 3))) / 1e6;
+		if (d <= o->dup_radius_m * 1.01 && gap * 1e6 <= (double)o->dup_window_us) {
+			c[nc].id = sqlite3_column_int64(s, 0);
+			c[nc].d = d;
+			c[nc].gap = gap;
+			nc++;
+		}
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return -1;
+	for (int i = 0; i < nc; i++) /* exact distances for the ranking's close calls too */
+		if (c[i].d > o->dup_radius_m * 0.98)
+			c[i].d = gis_geod_inverse(in->lon, in->lat, lon[i], lat[i], NULL, NULL);
+	qsort(c, (size_t)nc, sizeof c[0], cmp_dup);
+	for (int i = 0; i < nc && w->ndup < DUP_MAX; i++) {
+		if (c[i].d > o->dup_radius_m)
+			continue;
+		c[i].d = gis_geod_inverse(in->lon, in->lat, lon[i], lat[i], NULL, NULL);
+		w->dup[w->ndup++] = c[i];
+	}
+	return 0;
+}
+
+static int
+cmp_need(const void *x, const void *y)
+{
+	const struct dsp_need *a = x, *b = y;
+	int c = strcmp(a->agency, b->agency);
+	return c ? c : strcmp(a->kind, b->kind);
+}
+
+/*
+ * Before a new incident's row is written: its deadline, its plan and alarm
+ * level, its likely duplicates, and its rendering and scope, built here from
+ * what is about to be inserted (the same JSON render() makes from the rows),
+ * so the row is written once.
+ */
+void
+dsp_tx_prepare(struct db_store *st, struct db_req *r, struct incident *in, int64_t now)
 {
 	const struct db_store_opts *o = db_tx_opts(st);
 	struct dsp_writer *w = writer_state(st);
+	if (in->status == INC_ST_NEW)
+		in->ack_due_at = now + o->ack_limit_us[in->priority - 1];
+	else
+		inc_stamp_transition(in, in->status, now);
+	w->plan = inc_status_is_final(in->status) ? NULL : dsp_plans_match(w->plans, in);
+	free(in->plan);
+	in->plan = w->plan ? xstrdup(w->plan->id) : NULL;
+	in->alarm_level = w->plan ? 1 : 0;
+	if (find_duplicates(st, w, in, now) != 0) {
+		/* Not worth refusing a report for: it goes in without the suggestion. */
+		log_warn("dispatch", "duplicate search failed|error=\"%s\"",
+		    sqlite3_errmsg(db_tx_db(st)));
+		w->ndup = 0;
+	}
+	char set[32][DSP_AGENCY_LEN + 1];
+	int nset = 0;
+	scope_add(set, &nset, inc_line_name(in->line));
+	json_t *tasks = json_array(), *links = json_array();
+	const struct dsp_level *lv = w->plan ? dsp_plan_level(w->plan, 1) : NULL;
+	if (lv && lv->nneeds > 0) {
+		struct dsp_need *needs = xmalloc(sizeof *needs * (size_t)lv->nneeds);
+		memcpy(needs, lv->needs, sizeof *needs * (size_t)lv->nneeds);
+		qsort(needs, (size_t)lv->nneeds, sizeof *needs, cmp_need);
+		int64_t due = now + (int64_t)w->plan->ack_seconds * 1000000;
+		for (int i = 0; i < lv->nneeds; i++) {
+			scope_add(set, &nset, needs[i].agency);
+			json_array_append_new(tasks, task_json(needs[i].agency, needs[i].kind,
+			    needs[i].count, 1, now, due, 0, 0, NULL));
+		}
+		free(needs);
+	}
+	for (int i = 0; i < w->ndup; i++)
+		json_array_append_new(links, link_json(w->dup[i].id, "duplicate_suspect",
+		    "likely_duplicate_of", now, r->actor, w->dup[i].d, w->dup[i].gap));
+	set_render(in, tasks, json_array(), links, set, nset);
+}
+
+/* After the row: the plan's tasks and the links, then the journal event. */
+int
+dsp_tx_created(struct db_store *st, struct db_req *r, struct incident *in, int64_t now)
+{
+	struct dsp_writer *w = writer_state(st);
 	int rc;
-	const struct dsp_plan *plan = plan_by_id(w, in->plan);
-	if (plan && (rc = put_level(st, r, in->id, plan, 1, now)))
+	if (w->plan && (rc = put_level(st, r, in->id, w->plan, 1, now)))
 		return rc;
-	int64_t suspects[DUP_MAX];
-	int nsus = 0;
-	if (in->has_position && !inc_status_is_final(in->status) && o->dup_radius_m > 0) {
-		/* A box a little larger than the radius, then the geodesic distance. */
-		double dlat = o->dup_radius_m / 111000.0 * 1.1;
-		double dlon = dlat / fmax(cos(in->lat * M_PI / 180), 0.05);
-		sqlite3_stmt *s = db_tx_stmt(st, SQL_WINDOW_START);
-		/* created_at is when the centre received it; reported_at may lag a little */
-		sqlite3_bind_int64(s, 1, now - o->dup_window_us - 600 * INT64_C(1000000));
-		int64_t first = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : INT64_MAX;
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-		s = db_tx_stmt(st, SQL_NEAR);
-		sqlite3_bind_int64(s, 1, first);
-		sqlite3_bind_int64(s, 2, in->id);
-		sqlite3_bind_double(s, 3, in->lon - dlon);
-		sqlite3_bind_double(s, 4, in->lon + dlon);
-		sqlite3_bind_double(s, 5, in->lat - dlat);
-		sqlite3_bind_double(s, 6, in->lat + dlat);
-		struct { int64_t id; double d, gap; } c[20];
-		int nc = 0;
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW && nc < 20) {
-			if (!compatible((int)in->category,
-				inc_category_parse((const char *)sqlite3_column_text(s, 4))))
-				continue;
-			double d = gis_geod_inverse(in->lon, in->lat, sqlite3_column_double(s, 1),
-			    sqlite3_column_double(s, 2), NULL, NULL);
-			double gap = fabs((double)(in->reported_at - sqlite3_column_int64(s, 3))) / 1e6;
-			if (d <= o->dup_radius_m && gap * 1e6 <= (double)o->dup_window_us) {
-				c[nc].id = sqlite3_column_int64(s, 0);
-				c[nc].d = d;
-				c[nc].gap = gap;
-				nc++;
-			}
-		}
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-			return db_tx_sqlerr(st, r);
-		/* The nearest few only: a dispatcher compares candidates, not a crowd. */
-		for (int i = 0; i < nc; i++)
-			for (int k = i + 1; k < nc; k++)
-				if (c[k].d < c[i].d) {
-					__typeof__(c[0]) t = c[i];
-					c[i] = c[k];
-					c[k] = t;
-				}
-		for (int i = 0; i < nc && i < DUP_MAX; i++) {
-			if ((rc = put_link(st, r, in->id, c[i].id, "duplicate_suspect", c[i].d, c[i].gap,
-				 now)))
-				return rc;
-			suspects[nsus++] = c[i].id;
-		}
-	}
-	if ((rc = render(st, r, in, 1)))
-		return rc;
-	if ((rc = db_tx_incident_event(st, r, "incident.created", in, NULL, now)))
-		return rc;
-	/*
-	 * The earlier incidents show the link too, but their version does not
-	 * move and no event is journaled for them: the link is part of the new
-	 * incident's event (consoles show it on both), and a dispatcher editing
-	 * an earlier incident is not refused for a report someone else made.
-	 */
-	for (int i = 0; i < nsus; i++) {
-		struct incident other = { 0 };
-		int found = db_tx_load(st, suspects[i], &other);
-		rc = found < 0 ? db_tx_sqlerr(st, r) : found ? render(st, r, &other, 1) : 0;
-		inc_clear(&other);
-		if (rc)
+	for (int i = 0; i < w->ndup; i++)
+		if ((rc = put_link(st, r, in->id, w->dup[i].id, "duplicate_suspect", w->dup[i].d,
+			 w->dup[i].gap, now)))
 			return rc;
-	}
-	return 0;
+	w->plan = NULL;
+	w->ndup = 0;
+	return db_tx_incident_event(st, r, "incident.created", in, NULL, now);
 }
 
 /* --- shared by commands ---------------------------------------------------------- */
