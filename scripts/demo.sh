@@ -32,7 +32,8 @@ if [ ! -s "$tokens" ]; then
   mv "$tokens.tmp" "$tokens"
 fi
 
-"$BIN" demo --listen "$LISTEN" --port "$PORT" --data ./data --console ./web-console &
+"$BIN" demo --listen "$LISTEN" --port "$PORT" --data ./data --console ./web-console \
+	--set dispatch.plans=./server/plans.conf &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null; kill -TERM "${sim:-}" 2>/dev/null; wait' INT TERM
 for _ in $(seq 50); do

@@ -6,9 +6,16 @@
  * distributed intervals, and walks earlier demo incidents through their
  * statuses as a dispatcher would, so a console shows a living city at once.
  * Places are real Guangzhou locations (WGS84); the texts are invented.
+ *
+ * It also runs a small fleet (fire engines, ambulances, patrol cars and
+ * traffic police at real stations) through the dispatch engine: units post
+ * AVL positions every few seconds, the simulated dispatcher assigns the
+ * nearest recommended unit of the line's kind, the unit drives to the scene
+ * (en route, on scene) and is released when the incident is resolved.
  */
 #include "srv.h"
 #include "db_store.h"
+#include "dsp.h"
 #include "srv_error.h"
 #include "srv_log.h"
 #include "srv_util.h"
@@ -53,19 +60,64 @@ static const struct demo_report reports[] = {
 };
 #define NREPORTS (sizeof reports / sizeof reports[0])
 
+/* The demo fleet: where each unit starts (its station). */
+static const struct demo_unit_def {
+	const char *id, *agency, *kind, *station;
+	double lon, lat;
+} fleet[] = {
+	{ "天河消防-1", "119", "fire_engine", "天河消防救援站", 113.3330, 23.1410 },
+	{ "天河消防-2", "119", "fire_engine", "天河消防救援站", 113.3332, 23.1412 },
+	{ "越秀消防-1", "119", "fire_engine", "越秀消防救援站", 113.2700, 23.1330 },
+	{ "海珠消防-1", "119", "fire_engine", "海珠消防救援站", 113.3000, 23.0900 },
+	{ "荔湾消防-1", "119", "fire_engine", "荔湾消防救援站", 113.2400, 23.1100 },
+	{ "白云消防-1", "119", "fire_engine", "白云消防救援站", 113.2700, 23.1800 },
+	{ "黄埔消防-1", "119", "fire_engine", "黄埔消防救援站", 113.4600, 23.1100 },
+	{ "番禺消防-1", "119", "fire_engine", "番禺消防救援站", 113.3600, 22.9400 },
+	{ "花都消防-1", "119", "fire_engine", "花都消防救援站", 113.2200, 23.3900 },
+	{ "天河消防-云梯", "119", "aerial_ladder", "天河消防救援站", 113.3331, 23.1411 },
+	{ "市急救-1", "120", "ambulance", "广州市急救医疗指挥中心", 113.2800, 23.1300 },
+	{ "市急救-2", "120", "ambulance", "中山一院急救站", 113.2870, 23.1330 },
+	{ "市急救-3", "120", "ambulance", "省人民医院急救站", 113.2750, 23.1250 },
+	{ "市急救-4", "120", "ambulance", "番禺中心医院急救站", 113.3550, 22.9450 },
+	{ "市急救-5", "120", "ambulance", "花都人民医院急救站", 113.2150, 23.4050 },
+	{ "市急救-6", "120", "ambulance", "黄埔区人民医院急救站", 113.4550, 23.1050 },
+	{ "天河巡警-1", "110", "patrol", "天河公安分局", 113.3600, 23.1250 },
+	{ "越秀巡警-1", "110", "patrol", "越秀公安分局", 113.2700, 23.1300 },
+	{ "海珠巡警-1", "110", "patrol", "海珠公安分局", 113.3170, 23.0830 },
+	{ "白云巡警-1", "110", "patrol", "白云公安分局", 113.2730, 23.1580 },
+	{ "番禺巡警-1", "110", "patrol", "番禺公安分局", 113.3840, 22.9370 },
+	{ "天河交警-1", "122", "traffic_police", "天河交警大队", 113.3400, 23.1300 },
+	{ "越秀交警-1", "122", "traffic_police", "越秀交警大队", 113.2800, 23.1200 },
+	{ "黄埔交警-1", "122", "traffic_police", "黄埔交警大队", 113.4500, 23.1600 },
+	{ "番禺交警-1", "122", "traffic_police", "番禺交警大队", 113.3700, 22.9500 },
+};
+#define NFLEET (sizeof fleet / sizeof fleet[0])
+
 #define TRACKED 16
 struct tracked {
 	int64_t id, version;
 	enum inc_status status;
+	int unit;          /* index into fleet of its assigned unit, or -1 */
+	double lon, lat;   /* where it is */
+	char kind[32];     /* the unit kind it needs */
+};
+
+struct live_unit {
+	double lon, lat;
+	int incident_slot; /* -1: free */
+	int64_t incident;
 };
 
 struct demo {
 	struct srv *srv;
 	uv_timer_t timer;
+	uv_timer_t avl;
 	unsigned seq;
 	unsigned rng;
 	struct tracked t[TRACKED];
 	int nt;
+	struct live_unit u[NFLEET];
+	int open_handles;  /* timers not yet closed; the last close frees */
 };
 
 static struct demo *demo;
@@ -77,6 +129,20 @@ rnd(struct demo *d)
 	return (d->rng >> 16) & 0x7fff;
 }
 
+static void run(struct demo *d, const char *actor, db_run_fn fn, struct dsp_args *a);
+
+static const char *
+kind_for(enum inc_line line)
+{
+	switch (line) {
+	case INC_LINE_110: return "patrol";
+	case INC_LINE_119: return "fire_engine";
+	case INC_LINE_120: return "ambulance";
+	case INC_LINE_122: return "traffic_police";
+	default: return "patrol";
+	}
+}
+
 static void
 track(struct demo *d, const struct incident *inc)
 {
@@ -86,9 +152,24 @@ track(struct demo *d, const struct incident *inc)
 			d->t[i].status = inc->status;
 			return;
 		}
-	if (d->nt == TRACKED)
-		memmove(&d->t[0], &d->t[1], sizeof d->t[0] * (TRACKED - 1)), d->nt--;
-	d->t[d->nt++] = (struct tracked){ inc->id, inc->version, inc->status };
+	if (d->nt == TRACKED) {
+		/* The oldest leaves the simulation; its unit is stood down and goes home. */
+		if (d->t[0].unit >= 0) {
+			struct dsp_args *a = dsp_args_new();
+			snprintf(a->unit, sizeof a->unit, "%s", fleet[d->t[0].unit].id);
+			a->status = DSP_U_AVAILABLE;
+			run(d, "demo:unit", dsp_run_unit_status, a);
+			d->u[d->t[0].unit].incident_slot = -1;
+		}
+		memmove(&d->t[0], &d->t[1], sizeof d->t[0] * (TRACKED - 1));
+		d->nt--;
+		for (size_t k = 0; k < NFLEET; k++)
+			if (d->u[k].incident_slot > 0)
+				d->u[k].incident_slot--;
+	}
+	struct tracked *t = &d->t[d->nt++];
+	*t = (struct tracked){ inc->id, inc->version, inc->status, -1, inc->lon, inc->lat, "" };
+	snprintf(t->kind, sizeof t->kind, "%s", kind_for(inc->line));
 }
 
 static void
@@ -98,9 +179,85 @@ demo_done(struct db_req *r)
 	if (r->err && r->err != SRV_E_SHUTTING_DOWN)
 		log_warn("demo", "demo change refused|code=%s detail=\"%s\"", srv_err_code(r->err),
 		    r->cause ? r->cause : "");
-	else if (r->err == 0 && d == demo)
+	else if (r->err == 0 && d == demo && r->inc.id)
 		track(d, &r->inc);
 	db_req_free(r);
+}
+
+/* Positions are committed: the live index learns them (as for an AVL gateway). */
+static void
+avl_done(struct db_req *r)
+{
+	if (r->err == 0 && r->udata == demo)
+		dsp_live_positions(demo->srv, r->args);
+	db_req_free(r);
+}
+
+static void
+run(struct demo *d, const char *actor, db_run_fn fn, struct dsp_args *a)
+{
+	struct db_req *r = db_req_new(DB_OP_RUN, actor);
+	r->run = fn;
+	r->args = a;
+	r->args_free = dsp_args_free;
+	r->done = demo_done;
+	r->udata = d;
+	if (db_store_submit(d->srv->store, r) != 0)
+		db_req_free(r);
+}
+
+/* The fleet's units, defined once (a restart redefines nothing that is unchanged). */
+static void
+define_fleet(struct demo *d)
+{
+	struct dsp_args *a = dsp_args_new();
+	a->defs = xcalloc(NFLEET, sizeof *a->defs);
+	for (size_t i = 0; i < NFLEET; i++) {
+		struct dsp_unit_def *u = &a->defs[a->ndefs++];
+		snprintf(u->id, sizeof u->id, "%s", fleet[i].id);
+		snprintf(u->agency, sizeof u->agency, "%s", fleet[i].agency);
+		snprintf(u->kind, sizeof u->kind, "%s", fleet[i].kind);
+		snprintf(u->station, sizeof u->station, "%s", fleet[i].station);
+		d->u[i] = (struct live_unit){ fleet[i].lon, fleet[i].lat, -1, 0 };
+	}
+	run(d, "demo:fleet", dsp_run_units_put, a);
+}
+
+/* Every few seconds: each unit reports where it is; units on a job drive towards it. */
+static void
+avl_tick(uv_timer_t *timer)
+{
+	struct demo *d = timer->data;
+	struct dsp_args *a = dsp_args_new();
+	a->pos_ids = xcalloc(NFLEET, sizeof *a->pos_ids);
+	a->pos_lon = xcalloc(NFLEET, sizeof *a->pos_lon);
+	a->pos_lat = xcalloc(NFLEET, sizeof *a->pos_lat);
+	a->pos_at = xcalloc(NFLEET, sizeof *a->pos_at);
+	int64_t now = srv_now_us();
+	for (size_t i = 0; i < NFLEET; i++) {
+		struct live_unit *u = &d->u[i];
+		double tlon = fleet[i].lon, tlat = fleet[i].lat;
+		if (u->incident_slot >= 0 && u->incident_slot < d->nt) {
+			tlon = d->t[u->incident_slot].lon;
+			tlat = d->t[u->incident_slot].lat;
+		}
+		/* A third of the way each tick, plus a little jitter (a vehicle in traffic). */
+		u->lon += (tlon - u->lon) / 3 + ((double)(rnd(d) % 21) - 10) * 2e-6;
+		u->lat += (tlat - u->lat) / 3 + ((double)(rnd(d) % 21) - 10) * 2e-6;
+		a->pos_ids[a->npos] = xstrdup(fleet[i].id);
+		a->pos_lon[a->npos] = u->lon;
+		a->pos_lat[a->npos] = u->lat;
+		a->pos_at[a->npos] = now;
+		a->npos++;
+	}
+	struct db_req *r = db_req_new(DB_OP_RUN, "demo:avl");
+	r->run = dsp_run_positions;
+	r->args = a;
+	r->args_free = dsp_args_free;
+	r->done = avl_done;
+	r->udata = d;
+	if (db_store_submit(d->srv->store, r) != 0)
+		db_req_free(r);
 }
 
 static void
@@ -136,9 +293,49 @@ advance_one(struct demo *d)
 	};
 	if (d->nt == 0)
 		return;
-	struct tracked *t = &d->t[rnd(d) % (unsigned)d->nt];
+	int slot = (int)(rnd(d) % (unsigned)d->nt);
+	struct tracked *t = &d->t[slot];
+	if (t->unit >= 0 && inc_status_is_final(t->status)) {
+		/* Resolved: the unit is released and drives home. */
+		struct dsp_args *a = dsp_args_new();
+		snprintf(a->unit, sizeof a->unit, "%s", fleet[t->unit].id);
+		a->status = DSP_U_AVAILABLE;
+		run(d, "demo:unit", dsp_run_unit_status, a);
+		d->u[t->unit].incident_slot = -1;
+		t->unit = -1;
+		return;
+	}
 	if (inc_status_is_final(t->status))
 		return;
+	if (t->status == INC_ST_ACKNOWLEDGED && t->unit < 0) {
+		/* Dispatch the nearest recommended unit of the line's kind. */
+		json_t *rec = dsp_live_recommend(d->srv, t->lon, t->lat, t->kind, 1, srv_now_us());
+		const char *unit = json_string_value(json_object_get(
+		    json_array_get(json_object_get(rec, "units"), 0), "unit"));
+		for (size_t i = 0; unit && i < NFLEET; i++)
+			if (strcmp(fleet[i].id, unit) == 0) {
+				struct dsp_args *a = dsp_args_new();
+				a->id = t->id;
+				a->if_version = t->version;
+				a->units = xcalloc(1, sizeof *a->units);
+				a->units[a->nunits++] = xstrdup(unit);
+				a->link_agency = 1;
+				t->unit = (int)i;
+				d->u[i].incident_slot = slot;
+				run(d, "demo:dispatcher", dsp_run_assign, a);
+			}
+		json_decref(rec);
+		if (unit)
+			return;
+	}
+	if (t->unit >= 0 && (t->status == INC_ST_DISPATCHED || t->status == INC_ST_EN_ROUTE)) {
+		/* The unit reports its progress; the incident follows it. */
+		struct dsp_args *a = dsp_args_new();
+		snprintf(a->unit, sizeof a->unit, "%s", fleet[t->unit].id);
+		a->status = t->status == INC_ST_DISPATCHED ? DSP_U_EN_ROUTE : DSP_U_ON_SCENE;
+		run(d, "demo:unit", dsp_run_unit_status, a);
+		return;
+	}
 	struct db_req *r = db_req_new(DB_OP_PATCH, "demo:dispatcher");
 	r->id = t->id;
 	r->if_version = t->version;
@@ -180,7 +377,11 @@ srv_demo_start(struct srv *srv)
 	d->rng = (unsigned)srv_now_us();
 	uv_timer_init(srv->loop, &d->timer);
 	d->timer.data = d;
+	uv_timer_init(srv->loop, &d->avl);
+	d->avl.data = d;
 	demo = d;
+	define_fleet(d);
+	uv_timer_start(&d->avl, avl_tick, 200, 5000);
 	/* A few reports at once, so the console is not empty. */
 	for (int i = 0; i < 6; i++)
 		post_report(d);
@@ -193,15 +394,21 @@ srv_demo_start(struct srv *srv)
 static void
 demo_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct demo *d = h->data;
+	if (--d->open_handles == 0)
+		free(d);
 }
 
 void
 srv_demo_stop(struct srv *srv)
 {
+	(void)srv;
 	if (demo == NULL)
 		return;
 	uv_timer_stop(&demo->timer);
+	uv_timer_stop(&demo->avl);
+	demo->open_handles = 2;
 	uv_close((uv_handle_t *)&demo->timer, demo_closed);
+	uv_close((uv_handle_t *)&demo->avl, demo_closed);
 	demo = NULL;
 }
