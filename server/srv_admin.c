@@ -27,7 +27,7 @@ static void
 gw_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: liandong gateway add NAME --adapter ADAPTER [--lines 110,119|*] [--webhook URL]\n"
+	    "usage: liandong gateway add NAME --adapter ADAPTER|avl [--lines 110,119|*] [--webhook URL]\n"
 	    "                            [--rate N] [--burst N] [--hmac] [--require-signature]\n"
 	    "       liandong gateway list\n"
 	    "       liandong gateway revoke NAME\n"
@@ -293,11 +293,13 @@ srv_admin_gateway(int argc, char **argv, struct srv_config *cfg)
 		return 2;
 	}
 	if (strcmp(action, "add") == 0) {
-		if (adapter == NULL || gw_registry_find(gw_builtin, adapter) == NULL) {
+		/* "avl": an agency's vehicle-location feed (POST /api/v1/units/positions). */
+		if (adapter == NULL ||
+		    (gw_registry_find(gw_builtin, adapter) == NULL && strcmp(adapter, "avl") != 0)) {
 			fprintf(stderr, "liandong gateway add: --adapter must name an adapter:");
 			for (int k = 0; gw_builtin[k]; k++)
 				fprintf(stderr, " %s", gw_builtin[k]->name);
-			fprintf(stderr, "\n");
+			fprintf(stderr, " avl\n");
 			return 2;
 		}
 		if (lines && !lines_valid(lines)) {

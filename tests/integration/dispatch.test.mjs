@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startServer, tempDir, Console, report } from './harness.mjs';
+import { startServer, tempDir, Console, report, addGateway } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PLANS = path.join(HERE, '..', '..', 'server', 'plans.conf');
@@ -374,6 +374,27 @@ test('units: AVL positions, nearest available recommendations, assignment rules,
     r = await srv.get(`/api/v1/incidents/${inc2.id}/recommendations?kind=fire_engine&limit=5`);
     assert.ok(r.json.units.some((u) => u.unit === 'TH-FE-1'));
     assert.deepEqual((await srv.get(`/api/v1/incidents/${inc.id}`)).json.units.map((u) => u.id), ['TH-PT-1']);
+  } finally {
+    await srv.stop();
+    srv.cleanup();
+  }
+});
+
+test('AVL feeds authenticate like gateways: an avl key may post positions, a line key may not', async () => {
+  const dataDir = tempDir('avl-auth');
+  const avl = addGateway(dataDir, 'avl-119', 'avl');
+  const line = addGateway(dataDir, 'gw-119', 'line119');
+  const srv = await startServer({ dataDir, auth: true });
+  try {
+    assert.equal((await srv.post('/api/v1/units', { units: [{ id: 'A-1', agency: '119', kind: 'fire_engine' }] })).status, 200);
+    const body = { positions: [{ unit: 'A-1', lon: 113.33, lat: 23.14, at: iso(Date.now()) }] };
+    let r = await srv.post('/api/v1/units/positions', body);
+    assert.equal(r.status, 401);
+    r = await srv.post('/api/v1/units/positions', body, { authorization: `Bearer ${line.token}` });
+    assert.equal(r.status, 403, r.text);
+    r = await srv.post('/api/v1/units/positions', body, { authorization: `Bearer ${avl.token}` });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.applied, 1);
   } finally {
     await srv.stop();
     srv.cleanup();
