@@ -164,6 +164,7 @@ q_list(struct db_query *q, sqlite3 *db)
 	    " AND (?7 IS NULL OR id<?7)"
 	    " AND (?8 = 0 OR status NOT IN ('resolved','closed','cancelled','unfounded'))"
 	    " AND (?9 = 0 OR (1 << (CASE status %s END)) & ?9)"
+	    " AND (?11 IS NULL OR ','||coalesce(scope,line)||',' LIKE '%%,'||?11||',%%')"
 	    " ORDER BY id DESC LIMIT ?10",
 	    "WHEN 'new' THEN 0 WHEN 'acknowledged' THEN 1 WHEN 'dispatched' THEN 2"
 	    " WHEN 'en_route' THEN 3 WHEN 'on_scene' THEN 4 WHEN 'resolved' THEN 5"
@@ -192,6 +193,8 @@ q_list(struct db_query *q, sqlite3 *db)
 	sqlite3_bind_int(s, 8, f->open_only);
 	sqlite3_bind_int64(s, 9, f->status_mask);
 	sqlite3_bind_int(s, 10, f->limit + 1);
+	if (f->agency[0])
+		sqlite3_bind_text(s, 11, f->agency, -1, SQLITE_STATIC);
 	json_t *arr = json_array();
 	int n = 0;
 	int64_t last_id = 0, more = 0;
@@ -540,6 +543,40 @@ q_stats(struct db_query *q, sqlite3 *db)
 }
 
 static void
+q_audit(struct db_query *q, sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "SELECT id, ts, actor, action, target, detail, address FROM audit"
+		" WHERE id>?1 ORDER BY id LIMIT ?2", -1, &s, NULL) != SQLITE_OK) {
+		fail_sql(q, db);
+		return;
+	}
+	sqlite3_bind_int64(s, 1, q->after_seq);
+	sqlite3_bind_int(s, 2, q->limit);
+	json_t *arr = json_array();
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char ts[40];
+		srv_fmt_time(sqlite3_column_int64(s, 1), 0, ts, sizeof ts);
+		json_t *e = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)sqlite3_column_int64(s, 0),
+		    "ts", ts, "actor", (const char *)sqlite3_column_text(s, 2), "action",
+		    (const char *)sqlite3_column_text(s, 3));
+		const char *const names[] = { "target", "detail", "address" };
+		for (int i = 0; i < 3; i++)
+			json_object_set_new(e, names[i], sqlite3_column_type(s, 4 + i) == SQLITE_NULL
+			    ? json_null() : json_string((const char *)sqlite3_column_text(s, 4 + i)));
+		json_array_append_new(arr, e);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		fail_sql(q, db);
+		return;
+	}
+	set_body(q, json_pack("{s:o}", "entries", arr));
+}
+
+static void
 work(uv_work_t *w)
 {
 	struct db_query *q = w->data;
@@ -551,6 +588,7 @@ work(uv_work_t *w)
 	case DBQ_JOURNAL: q_journal(q, db); break;
 	case DBQ_SNAPSHOT: q_snapshot(q, db); break;
 	case DBQ_STATS: q_stats(q, db); break;
+	case DBQ_AUDIT: q_audit(q, db); break;
 	}
 	give(q->reader, db);
 }

@@ -22,7 +22,8 @@ enum db_query_kind {
 	DBQ_HISTORY,  /* one incident's journal: body = {"incident_id":..,"events":[...]} */
 	DBQ_JOURNAL,  /* frames after after_seq, at most limit: frames[], seq = last read */
 	DBQ_SNAPSHOT, /* open incidents and units: body = snapshot frame, seq = journal seq it is at */
-	DBQ_STATS,    /* counts and response-interval percentiles (srv_stats.c) */
+	DBQ_STATS,    /* counts and response-interval percentiles */
+	DBQ_AUDIT,    /* audit rows after after_seq (their id), at most limit: {"entries":[...]} */
 };
 
 struct db_list_filter {
@@ -35,6 +36,7 @@ struct db_list_filter {
 	int64_t since, until; /* created_at bounds in us; 0 for none */
 	int64_t before_id;    /* paging cursor: ids below this; 0 for the newest */
 	int limit;            /* 1..500 */
+	char agency[17];      /* only incidents that concern this agency; "" for all */
 };
 
 struct db_query {

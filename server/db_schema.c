@@ -226,6 +226,29 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (a, b)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX links_b ON links(b);",
+	/*
+	 * 5: people (srv_users.h): users with a role (and a dispatcher's agency)
+	 * and an argon2id password hash; sessions by the BLAKE2b hash of their
+	 * cookie token (the token itself is never stored).
+	 */
+	"CREATE TABLE users ("
+	"  name TEXT PRIMARY KEY,"
+	"  display TEXT,"
+	"  role TEXT NOT NULL,"
+	"  agency TEXT,"
+	"  pwhash TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  disabled_at INTEGER"
+	");"
+	"CREATE TABLE sessions ("
+	"  token_hash BLOB PRIMARY KEY,"
+	"  user TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  address TEXT"
+	") WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions(user);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -744,6 +744,10 @@ do_patch(struct db_store *st, struct db_req *r, int64_t now)
 		r->cause = xasprintf("no incident %lld", (long long)r->id);
 		return r->err;
 	}
+	if (r->visible_agency[0] && !inc_scope_has(&r->inc, r->visible_agency)) {
+		r->err = SRV_E_NOT_VISIBLE;
+		return r->err;
+	}
 	if (r->inc.version != r->if_version) {
 		/* Never a silent overwrite: the caller gets the current incident. */
 		r->err = SRV_E_STALE;

@@ -47,6 +47,7 @@ struct db_req {
 	struct inc_patch patch; /* PATCH: the fields to change */
 	int64_t id;            /* PATCH: target incident */
 	int64_t if_version;    /* PATCH: the version the client saw */
+	char visible_agency[17]; /* a dispatcher's agency: the incident must concern it ("" any) */
 	int action;            /* CREATE from a gateway: enum gw_action (GW_REPORT by default) */
 	int64_t report_version; /* CREATE: the agency's version of the report (0: none) */
 	char **targets;        /* CREATE with GW_UPDATE / GW_CANCEL: earlier reports' ext_refs */

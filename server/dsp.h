@@ -71,6 +71,7 @@ struct dsp_args {
 	double *pos_lon, *pos_lat;
 	int64_t *pos_at;
 	int npos;
+	char own_agency[DSP_AGENCY_LEN + 1]; /* a dispatcher's: only that agency's units and tasks */
 	struct dsp_plans *plans; /* set-plans: handed to the writer */
 	char *path;
 };

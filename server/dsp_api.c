@@ -56,6 +56,11 @@ static void
 submit_cmd(struct srv_req *req, const char *actor, db_run_fn run, struct dsp_args *a)
 {
 	struct db_req *r = db_req_new(DB_OP_RUN, actor);
+	if (req->user && req->user->role == ROLE_DISPATCHER) {
+		/* A dispatcher acts for one agency: its incidents, units and tasks only. */
+		snprintf(r->visible_agency, sizeof r->visible_agency, "%s", req->user->agency);
+		snprintf(a->own_agency, sizeof a->own_agency, "%s", req->user->agency);
+	}
 	r->run = run;
 	r->args = a;
 	r->args_free = dsp_args_free;

@@ -572,6 +572,8 @@ load_target(struct db_store *st, struct db_req *r, int64_t id, int64_t if_versio
 		return db_tx_sqlerr(st, r);
 	if (found == 0)
 		return fail(r, SRV_E_NOT_FOUND, xasprintf("no incident %lld", (long long)id));
+	if (r->visible_agency[0] && !inc_scope_has(&r->inc, r->visible_agency))
+		return fail(r, SRV_E_NOT_VISIBLE, NULL);
 	if (if_version && r->inc.version != if_version)
 		return fail(r, SRV_E_STALE, xasprintf("incident %lld is at version %lld, not %lld",
 		    (long long)id, (long long)r->inc.version, (long long)if_version));
@@ -597,6 +599,9 @@ int
 dsp_run_task_ack(struct db_store *st, struct db_req *r, int64_t now)
 {
 	struct dsp_args *a = r->args;
+	if (a->own_agency[0] && strcmp(a->own_agency, a->agency) != 0)
+		return fail(r, SRV_E_ROLE, xasprintf("a dispatcher of %s acknowledges only %s's tasks",
+		    a->own_agency, a->own_agency));
 	int rc = load_target(st, r, a->id, 0);
 	if (rc)
 		return rc;
@@ -884,6 +889,8 @@ dsp_run_unit_status(struct db_store *st, struct db_req *r, int64_t now)
 		return db_tx_sqlerr(st, r);
 	if (found == 0)
 		return fail(r, SRV_E_NOT_FOUND, xasprintf("no unit %s", a->unit));
+	if (a->own_agency[0] && strcmp(a->own_agency, row.agency) != 0)
+		return fail(r, SRV_E_ROLE, xasprintf("unit %s belongs to agency %s", a->unit, row.agency));
 	if (a->if_version && row.version != a->if_version)
 		return fail(r, SRV_E_STALE, xasprintf("unit %s is at version %lld, not %lld", a->unit,
 		    (long long)row.version, (long long)a->if_version));
@@ -948,6 +955,10 @@ dsp_run_assign(struct db_store *st, struct db_req *r, int64_t now)
 			return db_tx_sqlerr(st, r);
 		if (found == 0)
 			return fail(r, SRV_E_NOT_FOUND, xasprintf("no unit %s", a->units[i]));
+		if (a->own_agency[0] && strcmp(a->own_agency, rows[i].agency) != 0)
+			return fail(r, SRV_E_ROLE, xasprintf("unit %s belongs to agency %s: a dispatcher of %s "
+			    "assigns %s's units; a supervisor may link other agencies", a->units[i],
+			    rows[i].agency, a->own_agency, a->own_agency));
 		if (rows[i].status != DSP_U_AVAILABLE)
 			return fail(r, SRV_E_UNIT_BUSY, rows[i].incident_id
 				? xasprintf("unit %s is %s on incident %lld", a->units[i],

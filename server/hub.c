@@ -53,7 +53,10 @@ struct hub_console {
 
 	struct hub_filter filter; /* what it asked to see */
 	int filtered;             /* filter has any restriction */
-	char user[64];            /* who it says it is (until sign-in) */
+	char user[64];            /* who it is: the signed-in user's name, or what it says */
+	char account[33];         /* the signed-in user, "" with sign-in off */
+	char agency[17];          /* a dispatcher's agency: imposed on every filter */
+	int64_t session_expires;
 	int64_t presence_incident;
 	char presence_state[16];
 
@@ -373,8 +376,18 @@ hub_broadcast(struct hub *h, const char *frame, size_t len, const char *scope)
 	msg_unref(m);
 }
 
+static void
+impose_agency(struct hub_console *c)
+{
+	if (c->agency[0] == '\0')
+		return;
+	snprintf(c->filter.agencies[0], sizeof c->filter.agencies[0], "%s", c->agency);
+	c->filter.nagencies = 1;
+	c->filtered = 1;
+}
+
 struct hub_console *
-hub_console_new(struct hub *h, struct lws *wsi, const char *peer)
+hub_console_new(struct hub *h, struct lws *wsi, const char *peer, const struct hub_identity *id)
 {
 	struct hub_console *c = xcalloc(1, sizeof *c);
 	c->hub = h;
@@ -382,6 +395,14 @@ hub_console_new(struct hub *h, struct lws *wsi, const char *peer)
 	c->refs = 1;
 	c->id = ++h->next_id;
 	snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "?");
+	if (id) {
+		snprintf(c->account, sizeof c->account, "%s", id->name);
+		snprintf(c->user, sizeof c->user, "%s", id->display && id->display[0] ? id->display
+										: id->name);
+		snprintf(c->agency, sizeof c->agency, "%s", id->agency ? id->agency : "");
+		c->session_expires = id->expires_at;
+		impose_agency(c);
+	}
 	c->state = C_HELLO;
 	c->q = xcalloc((size_t)h->o.queue_max, sizeof *c->q);
 	c->next = h->consoles;
@@ -677,7 +698,8 @@ on_hello(struct hub_console *c, json_t *msg)
 	}
 	c->filter = f;
 	c->filtered = f.nagencies > 0 || f.ndistricts > 0;
-	if (u)
+	impose_agency(c); /* a dispatcher asks in vain for other agencies */
+	if (u && c->account[0] == '\0')
 		snprintf(c->user, sizeof c->user, "%s", u);
 	int64_t last = ls && json_is_integer(ls) ? json_integer_value(ls) : 0;
 	if (c->busy) {
@@ -801,6 +823,19 @@ hub_console_receive(struct hub_console *c, const void *data, size_t len, int fir
 	c->rx = NULL;
 	c->rx_len = 0;
 	return rc;
+}
+
+int
+hub_check_sessions(struct hub *h, int (*valid)(void *, const char *, int64_t), void *ctx)
+{
+	int n = 0;
+	for (struct hub_console *c = h->consoles; c; c = c->next)
+		if (c->account[0] && c->close_code == 0 && !valid(ctx, c->account, c->session_expires)) {
+			c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+			wake(c);
+			n++;
+		}
+	return n;
 }
 
 int

@@ -73,8 +73,22 @@ void hub_broadcast(struct hub *h, const char *frame, size_t len, const char *sco
 int64_t hub_last_seq(const struct hub *h);
 void hub_get_stats(const struct hub *h, struct hub_stats *out);
 
-/* A WebSocket connection was established on /ws. */
-struct hub_console *hub_console_new(struct hub *h, struct lws *wsi, const char *peer);
+/* Who opened a console (console.auth = users). */
+struct hub_identity {
+	const char *name, *display;
+	const char *agency;   /* a dispatcher's agency: the console sees only what concerns it */
+	int64_t expires_at;   /* of the session */
+};
+
+/* A WebSocket connection was established on /ws (id NULL: sign-in is off). */
+struct hub_console *hub_console_new(struct hub *h, struct lws *wsi, const char *peer,
+    const struct hub_identity *id);
+/*
+ * Close (1008) every console whose user may no longer be here: valid() says
+ * whether a user's session still stands. Returns how many were closed.
+ */
+int hub_check_sessions(struct hub *h, int (*valid)(void *ctx, const char *name, int64_t expires),
+    void *ctx);
 /*
  * A fragment of a message arrived. Returns 0, or a close code (1009 too
  * big, 1007 bad UTF-8, 1008 policy) after which the connection is closed.

@@ -463,6 +463,21 @@ time_json(int64_t us)
 	return json_string(buf);
 }
 
+int
+inc_scope_has(const struct incident *inc, const char *agency)
+{
+	const char *scope = inc->scope ? inc->scope : inc_line_name(inc->line);
+	size_t n = strlen(agency);
+	for (const char *p = scope; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == n && strncmp(p, agency, n) == 0)
+			return 1;
+		p += len + (comma ? 1 : 0);
+	}
+	return 0;
+}
+
 json_t *
 inc_to_json(const struct incident *inc)
 {

@@ -143,6 +143,8 @@ int inc_from_json(json_t *obj, struct incident *out, char **cause);
 int inc_patch_from_json(json_t *obj, struct inc_patch *out, char **cause);
 /* Apply a validated patch to an incident (strings copied). */
 void inc_apply_patch(struct incident *inc, const struct inc_patch *p);
+/* Does the incident concern agency (its scope, or its line when it has none)? */
+int inc_scope_has(const struct incident *inc, const char *agency);
 /* The incident as the public JSON object (new reference). */
 json_t *inc_to_json(const struct incident *inc);
 

@@ -13,6 +13,7 @@
 #include "gw_adapter.h"
 #include "incident.h"
 #include "srv_config.h"
+#include "srv_users.h"
 
 struct lws;
 struct lws_context;
@@ -23,6 +24,7 @@ struct db_req;
 struct auth;
 struct srv_webhook;
 struct dsp_live;
+struct users;
 
 enum srv_method { SRV_GET, SRV_POST, SRV_PUT, SRV_PATCH, SRV_DELETE, SRV_OTHER };
 
@@ -42,6 +44,7 @@ struct srv {
 	struct auth *auth;               /* gateway keys; NULL with intake.auth = open */
 	struct srv_webhook *webhook;     /* outbox delivery to agency webhooks */
 	struct dsp_live *dsp;            /* the dispatch engine's live state (dsp_live.c) */
+	struct users *users;             /* sign-in and sessions; NULL with console.auth = open */
 	const struct gw_adapter *const *adapters;
 	struct gw_host gw_host;
 	struct srv_intake_stats *intake; /* one per adapter */
@@ -78,6 +81,13 @@ struct srv_req {
 	int async;              /* its answer comes from the store or a read, outside lws callbacks */
 	int close_after;        /* close the connection after the response */
 	int draining;           /* refused: its body is read and dropped before the answer */
+	char *cookie;           /* the Cookie header, or NULL */
+	char origin[160];       /* the Origin header, or "" */
+	char host[160];         /* the Host header */
+	const struct srv_user *user; /* the signed-in user (points at user_copy), or NULL */
+	struct srv_user user_copy;
+	int scope_checked;      /* an incident route whose visibility was checked */
+	char set_cookie[200];   /* a Set-Cookie to send with the answer, or "" */
 
 	int status;
 	const char *resp_type;
@@ -101,6 +111,8 @@ void srv_reply_json(struct srv_req *req, int status, json_t *body); /* steals bo
 void srv_reply_text(struct srv_req *req, int status, const char *type, const char *text, size_t len);
 /* Answer with the project's error body {"error":{"code","message","detail"}}. */
 void srv_reply_error(struct srv_req *req, int err, const char *cause);
+/* May a request from a page at origin act on host (srv_http.c)? */
+int srv_origin_ok(const char *origin, const char *host);
 /* A query argument's decoded value, or NULL. */
 const char *srv_req_arg(const struct srv_req *req, const char *name);
 

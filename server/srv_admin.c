@@ -9,6 +9,7 @@
  * Configuration tables are not journal events: consoles do not see keys.
  */
 #include "srv.h"
+#include "srv_users.h"
 #include "db_store.h"
 #include "srv_auth.h"
 #include "srv_error.h"
@@ -65,6 +66,24 @@ audit(sqlite3 *db, const char *action, const char *target, const char *detail)
 	return rc;
 }
 
+/* --data, --config, --set: 1 when a is one of them (rc set), 0 when not. */
+static int
+common_option(struct srv_config *cfg, const char *a, const char *v, int *rc, char **cause)
+{
+	if (strcmp(a, "--data") == 0) {
+		char *s = xasprintf("data.dir=%s", v);
+		*rc = srv_config_set(cfg, s, cause);
+		free(s);
+	} else if (strcmp(a, "--config") == 0) {
+		*rc = srv_config_load(cfg, v, cause);
+	} else if (strcmp(a, "--set") == 0) {
+		*rc = srv_config_set(cfg, v, cause);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 static int
 lines_valid(const char *s)
 {
@@ -86,10 +105,10 @@ open_db(const struct srv_config *cfg, sqlite3 **db)
 	char *cause = NULL;
 	int rc = 0;
 	if (mkdir(cfg->data_dir, 0750) != 0 && access(cfg->data_dir, W_OK) != 0) {
-		fprintf(stderr, "liandong gateway: cannot use %s\n", cfg->data_dir);
+		fprintf(stderr, "liandong: cannot use %s\n", cfg->data_dir);
 		rc = 1;
 	} else if (sqlite3_open(path, db) != SQLITE_OK || db_schema_migrate(*db, &cause) != 0) {
-		fprintf(stderr, "liandong gateway: %s: %s\n", path, cause ? cause : sqlite3_errmsg(*db));
+		fprintf(stderr, "liandong: %s: %s\n", path, cause ? cause : sqlite3_errmsg(*db));
 		rc = 1;
 	}
 	free(cause);
@@ -265,14 +284,8 @@ srv_admin_gateway(int argc, char **argv, struct srv_config *cfg)
 			hmac = 1;
 		else if (strcmp(a, "--require-signature") == 0)
 			require_sig = 1;
-		else if (strcmp(a, "--data") == 0) {
-			char *s = xasprintf("data.dir=%s", v);
-			rc = srv_config_set(cfg, s, &cause);
-			free(s);
-		} else if (strcmp(a, "--config") == 0)
-			rc = srv_config_load(cfg, v, &cause);
-		else if (strcmp(a, "--set") == 0)
-			rc = srv_config_set(cfg, v, &cause);
+		else if (common_option(cfg, a, v, &rc, &cause))
+			;
 		else if (strcmp(a, "--help") == 0) {
 			gw_usage(stdout);
 			return 0;
@@ -338,3 +351,221 @@ srv_admin_gateway(int argc, char **argv, struct srv_config *cfg)
 	sqlite3_close(db);
 	return rc;
 }
+
+/* --- console users ---------------------------------------------------------------- */
+
+static void
+user_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: liandong user add NAME --role dispatcher|supervisor|leader|admin [--agency A]\n"
+	    "                         [--display NAME]\n"
+	    "       liandong user reset NAME        (a new password)\n"
+	    "       liandong user disable NAME      (signs the user out everywhere within seconds)\n"
+	    "       liandong user enable NAME\n"
+	    "       liandong user list\n"
+	    "common options: --data DIR, --config FILE, --set KEY=VALUE\n"
+	    "The password is read from the environment variable LIANDONG_PASSWORD or, without it,\n"
+	    "from the first line of standard input; at least 10 characters. Dispatchers need\n"
+	    "--agency (the agency whose incidents they see, e.g. 120).\n");
+}
+
+/* The new password: LIANDONG_PASSWORD or the first line of stdin. */
+static char *
+read_password(void)
+{
+	const char *env = getenv("LIANDONG_PASSWORD");
+	char buf[1100];
+	if (env)
+		snprintf(buf, sizeof buf, "%s", env);
+	else if (fgets(buf, sizeof buf, stdin) == NULL)
+		return NULL;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (strlen(buf) < 10 || strlen(buf) > 1024) {
+		sodium_memzero(buf, sizeof buf);
+		return NULL;
+	}
+	char *p = xstrdup(buf);
+	sodium_memzero(buf, sizeof buf);
+	return p;
+}
+
+static int
+user_hash(char out[crypto_pwhash_STRBYTES])
+{
+	char *pw = read_password();
+	if (pw == NULL) {
+		fprintf(stderr, "liandong user: a password of 10-1024 characters is needed "
+				"(LIANDONG_PASSWORD or the first line of stdin)\n");
+		return -1;
+	}
+	int rc = crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE);
+	sodium_memzero(pw, strlen(pw));
+	free(pw);
+	if (rc != 0)
+		fprintf(stderr, "liandong user: out of memory hashing the password\n");
+	return rc;
+}
+
+static int
+user_exec(sqlite3 *db, const char *sql, const char *a1, const char *a2, const char *a3,
+    const char *a4, const char *a5)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	const char *v[] = { a1, a2, a3, a4, a5 };
+	for (int i = 0; i < 5; i++)
+		if (v[i])
+			sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, srv_now_us());
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
+}
+
+static int
+user_run(sqlite3 *db, const char *action, const char *name, const char *role, const char *agency,
+    const char *display)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	int n = 0;
+	sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (strcmp(action, "list") == 0) {
+		sqlite3_stmt *st;
+		sqlite3_prepare_v2(db, "SELECT name, coalesce(display,''), role, coalesce(agency,''),"
+		    " disabled_at IS NOT NULL FROM users ORDER BY name", -1, &st, NULL);
+		json_t *arr = json_array();
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "name",
+			    sqlite3_column_text(st, 0), "display", sqlite3_column_text(st, 1), "role",
+			    sqlite3_column_text(st, 2), "agency", sqlite3_column_text(st, 3), "disabled",
+			    sqlite3_column_int(st, 4)));
+		sqlite3_finalize(st);
+		char *out = json_dumps(arr, JSON_INDENT(1));
+		printf("%s\n", out);
+		free(out);
+		json_decref(arr);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		return 0;
+	}
+	if (strcmp(action, "add") == 0 || strcmp(action, "reset") == 0) {
+		if (user_hash(hash) != 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return 1;
+		}
+	}
+	if (strcmp(action, "add") == 0)
+		n = user_exec(db, "INSERT INTO users (name, role, agency, display, pwhash, created_at,"
+		    " updated_at) VALUES (?1,?2,?3,?4,?5,?6,?6) ON CONFLICT (name) DO NOTHING", name, role,
+		    agency, display, hash);
+	else if (strcmp(action, "reset") == 0)
+		n = user_exec(db, "UPDATE users SET pwhash=?2, updated_at=?6 WHERE name=?1", name, hash,
+		    NULL, NULL, NULL);
+	else if (strcmp(action, "disable") == 0)
+		n = user_exec(db, "UPDATE users SET disabled_at=?6, updated_at=?6 WHERE name=?1 AND"
+		    " disabled_at IS NULL", name, NULL, NULL, NULL, NULL);
+	else if (strcmp(action, "enable") == 0)
+		n = user_exec(db, "UPDATE users SET disabled_at=NULL, updated_at=?6 WHERE name=?1", name,
+		    NULL, NULL, NULL, NULL);
+	sodium_memzero(hash, sizeof hash);
+	if (n == 1 && strcmp(action, "disable") == 0)
+		n = user_exec(db, "DELETE FROM sessions WHERE user=?1", name, NULL, NULL, NULL, NULL) >= 0;
+	char *what = xasprintf("user.%s", action);
+	char *detail = strcmp(action, "add") == 0
+	    ? xasprintf("{\"role\":\"%s\",\"agency\":\"%s\"}", role, agency ? agency : "")
+	    : NULL;
+	if (n != 1 || audit(db, what, name, detail) != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		fprintf(stderr, "liandong user %s: %s\n", action, n == 0
+		    ? (strcmp(action, "add") == 0 ? "that user exists already" : "no such user (or no change)")
+		    : sqlite3_errmsg(db));
+		free(what);
+		free(detail);
+		return 1;
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	printf("{\"user\":\"%s\",\"done\":\"%s\"}\n", name, action);
+	free(what);
+	free(detail);
+	return 0;
+}
+
+int
+srv_users_cli(int argc, char **argv, struct srv_config *cfg)
+{
+	if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+		user_usage(argc < 1 ? stderr : stdout);
+		return argc < 1 ? 2 : 0;
+	}
+	const char *action = argv[0], *name = NULL, *role = NULL, *agency = NULL, *display = NULL;
+	int i = 1;
+	char *cause = NULL;
+	if (i < argc && argv[i][0] != '-')
+		name = argv[i++];
+	while (i < argc) {
+		const char *a = argv[i++], *v = i < argc ? argv[i++] : NULL;
+		int rc = 0;
+		if (v == NULL) {
+			fprintf(stderr, "liandong user: %s needs a value\n", a);
+			return 2;
+		}
+		if (strcmp(a, "--role") == 0)
+			role = v;
+		else if (strcmp(a, "--agency") == 0)
+			agency = v;
+		else if (strcmp(a, "--display") == 0)
+			display = v;
+		else if (!common_option(cfg, a, v, &rc, &cause)) {
+			fprintf(stderr, "liandong user: unknown option '%s'\n", a);
+			user_usage(stderr);
+			return 2;
+		}
+		if (rc) {
+			fprintf(stderr, "liandong user: %s\n", cause);
+			free(cause);
+			return 2;
+		}
+	}
+	int known = strcmp(action, "add") == 0 || strcmp(action, "reset") == 0 ||
+	    strcmp(action, "disable") == 0 || strcmp(action, "enable") == 0 ||
+	    strcmp(action, "list") == 0;
+	if (!known || (strcmp(action, "list") != 0 && (name == NULL || !auth_name_valid(name)))) {
+		if (known)
+			fprintf(stderr, "liandong user %s: NAME must be 1-32 of a-z 0-9 -\n", action);
+		else
+			user_usage(stderr);
+		return 2;
+	}
+	if (strcmp(action, "add") == 0) {
+		int r = role ? srv_role_parse(role) : -1;
+		if (r < 0) {
+			fprintf(stderr, "liandong user add: --role must be dispatcher, supervisor, leader or admin\n");
+			return 2;
+		}
+		if ((r == ROLE_DISPATCHER) != (agency != NULL) ||
+		    (agency && (strlen(agency) == 0 || strlen(agency) > 16 || strspn(agency,
+			"abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(agency)))) {
+			fprintf(stderr, "liandong user add: a dispatcher needs --agency (e.g. 120: a-z 0-9 _, "
+					"at most 16); other roles take none\n");
+			return 2;
+		}
+		if (display && (strlen(display) > 64 || !srv_utf8_valid(display, strlen(display)))) {
+			fprintf(stderr, "liandong user add: --display must be UTF-8 text of at most 64 bytes\n");
+			return 2;
+		}
+	}
+	if (sodium_init() < 0)
+		return 1;
+	sqlite3 *db = NULL;
+	if (open_db(cfg, &db) != 0) {
+		sqlite3_close(db);
+		return 1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	int rc = user_run(db, action, name, role, agency, display);
+	sqlite3_close(db);
+	return rc;
+}
+

@@ -73,8 +73,11 @@ fail(struct srv_req *req, int err, char *cause)
 const char *
 peer_actor(struct srv_req *req, char *buf, size_t len)
 {
-	/* Until identities arrive (sign-in), a console's changes carry its address. */
-	snprintf(buf, len, "console@%s", req->peer[0] ? req->peer : "unknown");
+	/* The signed-in user; with sign-in off (console.auth = open), the console's address. */
+	if (req->user)
+		snprintf(buf, len, "user:%s", req->user->name);
+	else
+		snprintf(buf, len, "console@%s", req->peer[0] ? req->peer : "unknown");
 	return buf;
 }
 
@@ -348,6 +351,8 @@ api_patch(struct srv_req *req, int64_t id)
 	}
 	r->id = id;
 	r->if_version = version;
+	if (req->user && req->user->role == ROLE_DISPATCHER)
+		snprintf(r->visible_agency, sizeof r->visible_agency, "%s", req->user->agency);
 	submit_write(req, r);
 }
 
@@ -429,6 +434,8 @@ api_list(struct srv_req *req)
 	if (source)
 		f->source = xstrdup(source);
 	f->limit = (int)limit;
+	if (req->user && req->user->role == ROLE_DISPATCHER)
+		snprintf(f->agency, sizeof f->agency, "%s", req->user->agency);
 	f->priority_max = (int)prio;
 	f->before_id = before;
 	f->open_only = (int)open;
@@ -528,6 +535,135 @@ api_metrics(struct srv_req *req)
 extern const unsigned char srv_openapi_json[];
 extern const size_t srv_openapi_json_len;
 
+/* --- who may do what ------------------------------------------------------------------ */
+
+#define R_ALL ROLES_ALL
+#define R_CMD (ROLE_BIT(ROLE_DISPATCHER) | ROLE_BIT(ROLE_SUPERVISOR))
+#define R_SUP (ROLE_BIT(ROLE_SUPERVISOR) | ROLE_BIT(ROLE_ADMIN))
+#define R_VIEW (ROLE_BIT(ROLE_SUPERVISOR) | ROLE_BIT(ROLE_LEADER) | ROLE_BIT(ROLE_ADMIN))
+
+/*
+ * The role matrix (docs/api.md, "Who may do what"). A path ending in '*'
+ * matches everything under it; the first rule that matches decides.
+ * `incident`: an incident route, which a dispatcher may use only on
+ * incidents that concern their agency.
+ */
+static const struct rule {
+	enum srv_method method;
+	const char *path;
+	unsigned roles;
+	int incident;
+} rules[] = {
+	{ SRV_GET, "/api/v1/incidents", R_ALL, 0 },
+	{ SRV_POST, "/api/v1/incidents", R_CMD, 0 },
+	{ SRV_GET, "/api/v1/incidents/*", R_ALL, 1 },
+	{ SRV_PATCH, "/api/v1/incidents/*", R_CMD, 1 },
+	{ SRV_POST, "/api/v1/incidents/*", R_CMD, 1 },
+	{ SRV_GET, "/api/v1/units", R_ALL, 0 },
+	{ SRV_POST, "/api/v1/units", R_SUP, 0 },
+	{ SRV_POST, "/api/v1/units/positions", R_SUP, 0 },
+	{ SRV_PATCH, "/api/v1/units/*", R_CMD, 0 },
+	{ SRV_GET, "/api/v1/plans", R_ALL, 0 },
+	{ SRV_POST, "/api/v1/plans/reload", R_SUP, 0 },
+	{ SRV_GET, "/api/v1/stats", R_ALL, 0 },
+	{ SRV_GET, "/api/v1/journal", R_VIEW, 0 },
+	{ SRV_GET, "/api/v1/audit", R_SUP, 0 },
+	{ SRV_GET, "/api/v1/adapters", R_ALL, 0 },
+	{ SRV_GET, "/api/v1/gis/*", R_ALL, 0 },
+};
+
+static const struct rule *
+rule_for(enum srv_method m, const char *path)
+{
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+		const struct rule *r = &rules[i];
+		size_t n = strlen(r->path);
+		int match = r->path[n - 1] == '*' ? strncmp(path, r->path, n - 1) == 0
+						  : strcmp(path, r->path) == 0;
+		if (match && r->method == m)
+			return r;
+	}
+	return NULL;
+}
+
+/* Routes anyone may call: health, metrics, the API document, sign-in, gateways' intake. */
+static int
+is_public(const char *p)
+{
+	return strcmp(p, "/healthz") == 0 || strcmp(p, "/metrics") == 0 ||
+	    strcmp(p, "/api/v1/openapi.json") == 0 || strcmp(p, "/api/v1/session") == 0 ||
+	    strncmp(p, "/api/v1/intake/", 15) == 0;
+}
+
+/* The incident a dispatcher asked about is read first: does it concern their agency? */
+static void
+visibility_done(struct db_query *q)
+{
+	struct srv_req *req = q->udata;
+	req->pending = 0;
+	if (q->err) {
+		srv_reply_error(req, q->err, q->cause);
+	} else if (!inc_scope_has(&q->inc, req->user->agency)) {
+		srv_reply_error(req, SRV_E_NOT_VISIBLE, NULL);
+	} else {
+		req->scope_checked = 1;
+		srv_api_dispatch(req);
+	}
+	db_query_free(q);
+}
+
+/*
+ * Sign-in, the role matrix and agency visibility. Returns 0 when the request
+ * may go on to its route; otherwise it has been answered (or is waiting for
+ * the visibility read, which routes it again).
+ */
+static int
+authorize(struct srv_req *req)
+{
+	struct srv *srv = req->srv;
+	const char *p = req->path;
+	if (req->method != SRV_GET && !srv_origin_ok(req->origin, req->host)) {
+		fail(req, SRV_E_BAD_ORIGIN, xasprintf("Origin %s is not this centre (%s)", req->origin,
+		    req->host));
+		return -1;
+	}
+	if (srv->users == NULL || req->scope_checked)
+		return 0;
+	const struct srv_user *u = srv_users_session(srv, req->cookie);
+	if (u) {
+		req->user_copy = *u;
+		req->user = &req->user_copy;
+	}
+	if (is_public(p))
+		return 0;
+	/* Positions come from AVL gateways with keys when gateway keys are on. */
+	if (srv->auth && strcmp(p, "/api/v1/units/positions") == 0)
+		return 0;
+	if (req->user == NULL) {
+		fail(req, SRV_E_LOGIN, NULL);
+		return -1;
+	}
+	const struct rule *r = rule_for(req->method, p);
+	if (r && !(r->roles & ROLE_BIT(req->user->role))) {
+		fail(req, SRV_E_ROLE, xasprintf("a %s may not %s %s", srv_role_name(req->user->role),
+		    req->method == SRV_GET ? "read" : "change", p));
+		return -1;
+	}
+	if (r && r->incident && req->user->role == ROLE_DISPATCHER) {
+		const char *rest = p + 18;
+		char idbuf[32];
+		int64_t id;
+		snprintf(idbuf, sizeof idbuf, "%.*s", (int)strcspn(rest, "/"), rest);
+		if (parse_id(idbuf, &id) != 0)
+			return 0; /* the route answers 404 */
+		struct db_query *q = db_query_new(DBQ_GET);
+		q->id = id;
+		submit_read(req, q, visibility_done);
+		return -1;
+	}
+	return 0;
+}
+
 /* --- routing ---------------------------------------------------------------------- */
 
 void
@@ -535,6 +671,10 @@ srv_api_dispatch(struct srv_req *req)
 {
 	const char *p = req->path;
 	enum srv_method m = req->method;
+	if (authorize(req) != 0)
+		return;
+	if (srv_users_route(req))
+		return;
 	if (strcmp(p, "/healthz") == 0 && m == SRV_GET) {
 		api_health(req);
 		return;
@@ -595,6 +735,16 @@ srv_api_dispatch(struct srv_req *req)
 	}
 	if (strcmp(p, "/api/v1/journal") == 0 && m == SRV_GET) {
 		api_journal(req);
+		return;
+	}
+	if (strcmp(p, "/api/v1/audit") == 0 && m == SRV_GET) {
+		int64_t after = 0, limit = 100;
+		if (arg_int(req, "after", 0, INT64_MAX, &after) || arg_int(req, "limit", 1, 1000, &limit))
+			return;
+		struct db_query *q = db_query_new(DBQ_AUDIT);
+		q->after_seq = after;
+		q->limit = (int)limit;
+		submit_read(req, q, NULL);
 		return;
 	}
 	if (strcmp(p, "/api/v1/openapi.json") == 0 && m == SRV_GET) {

@@ -33,6 +33,10 @@ static const struct centry entries[] = {
 	{ "console.dir", C_STR, OFF(console_dir), "./web-console", 0, 0,
 	    "Folder of the web console's static files, served at /." },
 	{ "log.level", C_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug." },
+	{ "console.auth", C_STR, OFF(console_auth), "users", 0, 0,
+	    "users: consoles and the REST API need a signed-in user (liandong user add); open: none (tests, labs)." },
+	{ "console.session_ttl_s", C_INT, OFF(session_ttl_s), "43200", 2, 604800,
+	    "How long a sign-in lasts (seconds; 43200 = a 12-hour shift)." },
 	{ "intake.auth", C_STR, OFF(intake_auth), "keys", 0, 0,
 	    "keys: every intake needs a gateway key (liandong gateway add); open: none (tests, labs)." },
 	{ "http.max_body", C_SIZE, OFF(http_max_body), "1M", 1024, 64 << 20,
@@ -132,6 +136,10 @@ apply(struct srv_config *cfg, const char *key, const char *val, char **cause)
 					return srv_fail(cause, SRV_E_CONFIG,
 					    "dispatch.area must be west,south,east,north in degrees, not '%s'", val);
 			}
+			if (strcmp(key, "console.auth") == 0 && strcmp(val, "users") != 0 &&
+			    strcmp(val, "open") != 0)
+				return srv_fail(cause, SRV_E_CONFIG, "console.auth must be users or open, not '%s'",
+				    val);
 			if (strcmp(key, "intake.auth") == 0 && strcmp(val, "keys") != 0 &&
 			    strcmp(val, "open") != 0)
 				return srv_fail(cause, SRV_E_CONFIG, "intake.auth must be keys or open, not '%s'",

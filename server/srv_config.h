@@ -39,6 +39,8 @@ struct srv_config {
 	int dispatch_unit_limit_s[3]; /* dispatched, en_route, on_scene */
 	double dispatch_area[4];      /* not configurable: filled from dispatch.area */
 	char *dispatch_area_text;
+	char *console_auth;
+	int session_ttl_s;
 };
 
 /* Fill cfg with the defaults. Strings are allocated; free with srv_config_free. */

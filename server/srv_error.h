@@ -35,6 +35,11 @@
 	X(UNIT_BUSY, 409, "unit_busy", "the unit is not available")                            \
 	X(NOT_LINKED, 403, "agency_not_linked", "that agency has no task on this incident")    \
 	X(CONFLICT, 409, "conflict", "the request conflicts with the current state")           \
+	X(LOGIN, 401, "sign_in_required", "sign in first")                                     \
+	X(LOGIN_FAILED, 401, "bad_credentials", "the name or the password is wrong")           \
+	X(ROLE, 403, "not_permitted", "your role may not do that")                             \
+	X(NOT_VISIBLE, 403, "not_your_agency", "this incident does not concern your agency")   \
+	X(BAD_ORIGIN, 403, "bad_origin", "the request comes from another site")                \
 	X(SHUTTING_DOWN, 503, "shutting_down", "the server is shutting down")                  \
 	X(OVERLOADED, 503, "overloaded", "the intake backlog is full; retry later")            \
 	X(STORE, 500, "store_error", "the store could not commit the change")                  \

@@ -17,6 +17,7 @@
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CHUNK 32768
 
@@ -36,6 +37,8 @@ struct http_pss {
 struct ws_pss {
 	struct hub_console *c;
 	int in_msg;
+	struct srv_user user; /* who opened it (console.auth = users) */
+	int has_user;
 };
 
 static int http_writeable(struct lws *wsi, struct http_pss *pss);
@@ -53,6 +56,7 @@ req_free(struct srv_req *req)
 	free(req->args);
 	free(req->body);
 	free(req->resp);
+	free(req->cookie);
 	free(req);
 }
 
@@ -180,6 +184,30 @@ copy_custom(struct lws *wsi, const char *name, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+/* The peer's address; an IPv4 client of the dual-stack listener as plain IPv4. */
+static void
+peer_of(struct lws *wsi, char *buf, size_t len)
+{
+	lws_get_peer_simple(wsi, buf, len);
+	if (strncmp(buf, "::ffff:", 7) == 0 && strchr(buf + 7, '.'))
+		memmove(buf, buf + 7, strlen(buf + 7) + 1);
+}
+
+/*
+ * May a request or console from a page at `origin` act here? Browsers send
+ * Origin on cross-site requests and on WebSocket handshakes; a page of the
+ * centre itself has the same scheme-less host:port as Host. No Origin: not a
+ * browser (scripts, gateways), which a cookie cannot be borrowed from.
+ */
+int
+srv_origin_ok(const char *origin, const char *host)
+{
+	if (origin == NULL || origin[0] == '\0')
+		return 1;
+	const char *o = strstr(origin, "://");
+	return o && host && host[0] && strcasecmp(o + 3, host) == 0;
+}
+
 /* Headers are in: decide whether to read a body, refuse, or route now. */
 static int
 http_begin(struct lws *wsi, struct http_pss *pss)
@@ -201,7 +229,17 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 	copy_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, req->authorization, sizeof req->authorization);
 	copy_custom(wsi, "x-liandong-timestamp:", req->sig_timestamp, sizeof req->sig_timestamp);
 	copy_custom(wsi, "x-liandong-signature:", req->signature, sizeof req->signature);
-	lws_get_peer_simple(wsi, req->peer, sizeof req->peer);
+	copy_hdr(wsi, WSI_TOKEN_ORIGIN, req->origin, sizeof req->origin);
+	copy_hdr(wsi, WSI_TOKEN_HOST, req->host, sizeof req->host);
+	int clen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE);
+	if (clen > 0 && clen < 8192) {
+		req->cookie = xmalloc((size_t)clen + 1);
+		if (lws_hdr_copy(wsi, req->cookie, clen + 1, WSI_TOKEN_HTTP_COOKIE) < 0) {
+			free(req->cookie);
+			req->cookie = NULL;
+		}
+	}
+	peer_of(wsi, req->peer, sizeof req->peer);
 
 	if (srv->stopping) {
 		req->close_after = 1;
@@ -309,6 +347,7 @@ http_writeable(struct lws *wsi, struct http_pss *pss)
 		    (req->etag[0] && add_hdr(wsi, "etag:", req->etag, &p, end)) ||
 		    (req->location[0] && add_hdr(wsi, "location:", req->location, &p, end)) ||
 		    (req->close_after && add_hdr(wsi, "connection:", "close", &p, end)) ||
+		    (req->set_cookie[0] && add_hdr(wsi, "set-cookie:", req->set_cookie, &p, end)) ||
 		    (req->retry_after > 0 && add_hdr(wsi, "retry-after:", retry, &p, end)) ||
 		    lws_finalize_http_header(wsi, &p, end))
 			return 1;
@@ -417,6 +456,17 @@ cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/*
+ * Refuse a WebSocket handshake with an HTTP status the client can read
+ * (instead of a dropped connection), then close.
+ */
+static int
+refuse_upgrade(struct lws *wsi, unsigned status, const char *code)
+{
+	lws_return_http_status(wsi, status, code);
+	return -1;
+}
+
 static int
 cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -426,18 +476,37 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, s
 		return 0;
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-		char uri[64];
+		char uri[64], origin[160], host[160];
 		srv = srv_of(wsi);
 		copy_hdr(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri);
 		if (srv->stopping || strcmp(uri, "/ws") != 0)
 			return -1;
+		/* A page of another site may not open a console with the user's cookie. */
+		copy_hdr(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
+		copy_hdr(wsi, WSI_TOKEN_HOST, host, sizeof host);
+		if (!srv_origin_ok(origin, host)) {
+			log_info("http", "console refused: another site's origin|origin=%s host=%s", origin,
+			    host);
+			return refuse_upgrade(wsi, HTTP_STATUS_FORBIDDEN, "bad_origin");
+		}
+		if (srv->users) {
+			char cookie[1024];
+			copy_hdr(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie);
+			const struct srv_user *u = srv_users_session(srv, cookie);
+			if (u == NULL) /* no console without a signed-in user */
+				return refuse_upgrade(wsi, HTTP_STATUS_UNAUTHORIZED, "sign_in_required");
+			pss->user = *u;
+			pss->has_user = 1;
+		}
 		return 0;
 	}
 	case LWS_CALLBACK_ESTABLISHED: {
 		char peer[64];
 		srv = srv_of(wsi);
-		lws_get_peer_simple(wsi, peer, sizeof peer);
-		pss->c = hub_console_new(srv->hub, wsi, peer);
+		peer_of(wsi, peer, sizeof peer);
+		struct hub_identity id = { pss->user.name, pss->user.display,
+			pss->user.role == ROLE_DISPATCHER ? pss->user.agency : "", pss->user.expires_at };
+		pss->c = hub_console_new(srv->hub, wsi, peer, pss->has_user ? &id : NULL);
 		pss->in_msg = 0;
 		return 0;
 	}

@@ -53,6 +53,7 @@ usage(FILE *f)
 	    "  config             print the effective configuration with its documentation\n"
 	    "  adapters           list the gateway adapters\n"
 	    "  gateway ...        gateway keys, webhooks, limits (liandong gateway --help)\n"
+	    "  user ...           console users: add, disable, enable, reset, list (liandong user --help)\n"
 	    "  import ...         jurisdictions or gazetteer places (liandong import --help)\n"
 	    "  version            print the version\n"
 	    "\n"
@@ -141,6 +142,7 @@ begin_shutdown(void)
 	if (srv.webhook)
 		srv_webhook_stop(srv.webhook, on_webhook_stopped, NULL);
 	dsp_live_close(&srv);
+	srv_users_close(&srv);
 	int n = hub_close_all(srv.hub);
 	log_info("server", "shutting down|consoles=%d backlog=%d", n, db_store_backlog(srv.store));
 	db_store_close(srv.store, on_store_closed, NULL);
@@ -310,6 +312,13 @@ serve(struct srv_config *cfg, int with_demo)
 		dsp_live_close(&srv);
 		return abandon_start(&loop);
 	}
+	if (strcmp(cfg->console_auth, "users") == 0 && srv_users_open(&srv, path, &cause) != 0) {
+		log_error("server", "cannot read the users|detail=\"%s\"", cause);
+		free(cause);
+		free(path);
+		dsp_live_close(&srv);
+		return abandon_start(&loop);
+	}
 
 	if (srv_http_start(&srv, &cause) != 0) {
 		/*
@@ -417,6 +426,11 @@ main(int argc, char **argv)
 	srv_config_defaults(&cfg);
 	if (strcmp(cmd, "gateway") == 0) {
 		int rc = srv_admin_gateway(argc - 2, argv + 2, &cfg);
+		srv_config_free(&cfg);
+		return rc;
+	}
+	if (strcmp(cmd, "user") == 0) {
+		int rc = srv_users_cli(argc - 2, argv + 2, &cfg);
 		srv_config_free(&cfg);
 		return rc;
 	}
