@@ -4,7 +4,9 @@
 #   - `liandong demo`: a few reports at once, then simulated dispatchers moving
 #     incidents through their statuses and reports arriving in-process;
 #   - `liandong-sim`: the four lines' own forms (110/119/120/122) posted through
-#     real gateways with their own keys, as agency systems would.
+#     real gateways with their own keys, as agency systems would;
+#   - console users (a dispatcher per line, supervisor, leader, admin) with
+#     random passwords, printed at start and kept in data/demo-users.txt.
 # Stop with Ctrl-C (a clean shutdown of both).
 #   PORT=9000 LISTEN=0.0.0.0 SIM_RATE=0.5 scripts/demo.sh
 set -euo pipefail
@@ -32,6 +34,25 @@ if [ ! -s "$tokens" ]; then
   mv "$tokens.tmp" "$tokens"
 fi
 
+# Console users, created once with random passwords, kept in data/demo-users.txt
+# (readable by this user only): one dispatcher per line, a supervisor, a
+# leader and an administrator.
+users=data/demo-users.txt
+if [ ! -s "$users" ]; then
+  umask 077
+  : > "$users.tmp"
+  add_user() { # name role [agency]
+    pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 14)
+    LIANDONG_PASSWORD="$pw" "$BIN" user add "$1" --role "$2" ${3:+--agency "$3"} --data ./data >/dev/null
+    echo "$1 $pw" >> "$users.tmp"
+  }
+  for line in 110 119 120 122; do add_user "d$line" dispatcher "$line"; done
+  add_user supervisor supervisor
+  add_user leader leader
+  add_user admin admin
+  mv "$users.tmp" "$users"
+fi
+
 "$BIN" demo --listen "$LISTEN" --port "$PORT" --data ./data --console ./web-console \
 	--set dispatch.plans=./server/plans.conf &
 server=$!
@@ -40,7 +61,8 @@ for _ in $(seq 50); do
   curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-echo "==> liandong demo: open http://${LISTEN}:${PORT}/"
+echo "==> liandong demo: open http://${LISTEN}:${PORT}/ and sign in as one of (name password):"
+sed 's/^/      /' "$users"
 build/gateways/sim/liandong-sim --url "http://127.0.0.1:$PORT" --rate "$SIM_RATE" \
   --duration 86400 --token-file "$tokens" --quiet &
 sim=$!

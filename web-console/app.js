@@ -31,8 +31,13 @@ function connect() {
     ws.send(JSON.stringify({ type: 'hello', last_seq: state.seq }));
   };
   ws.onmessage = (m) => onFrame(JSON.parse(m.data));
-  ws.onclose = () => {
+  ws.onclose = async (ev) => {
     setConn('down', '连接中断，正在重连');
+    // 1008: the session ended or the user was disabled; a refused handshake closes with 1006.
+    if (ev.code === 1008 || ev.code === 1006) {
+      const res = await fetch('/api/v1/session').catch(() => null);
+      if (res && res.status === 401) { location.reload(); return; }
+    }
     const delay = Math.min(10000, 500 * 2 ** state.retry++);
     setTimeout(connect, delay);
   };
@@ -190,6 +195,47 @@ async function patch(inc, change) {
   }
 }
 
+const ROLE_NAMES = { dispatcher: '调度员', supervisor: '值班长', leader: '领导', admin: '管理员' };
+
+// Sign-in: the session is an HttpOnly cookie the page never sees; /api/v1/session
+// says who is signed in (404 when the centre runs without sign-in).
+async function start() {
+  const res = await fetch('/api/v1/session');
+  if (res.status === 401) {
+    $('sign-in').hidden = false;
+    $('main').hidden = true;
+    $('sign-in-name').focus();
+    return;
+  }
+  if (res.ok) {
+    const { user } = await res.json();
+    $('who-name').textContent = `${user.display}（${ROLE_NAMES[user.role] || user.role}${user.agency ? ' ' + user.agency : ''}）`;
+    $('who').hidden = false;
+  }
+  $('sign-in').hidden = true;
+  $('main').hidden = false;
+  connect();
+}
+
+$('sign-in-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const res = await fetch('/api/v1/session', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: $('sign-in-name').value, password: $('sign-in-password').value }),
+  });
+  $('sign-in-password').value = '';
+  if (res.ok) { $('sign-in-msg').textContent = ''; start(); return; }
+  const body = await res.json().catch(() => ({}));
+  $('sign-in-msg').textContent = res.status === 429
+    ? `尝试次数过多，请 ${res.headers.get('retry-after')} 秒后再试`
+    : (body.error && body.error.code === 'bad_credentials' ? '用户名或密码错误' : '登录失败');
+});
+
+$('sign-out').addEventListener('click', async () => {
+  await fetch('/api/v1/session', { method: 'DELETE' });
+  location.reload();
+});
+
 $('filter-line').addEventListener('change', render);
 setInterval(render, 15000); // keep the ages current
-connect();
+start();
