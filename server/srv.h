@@ -45,6 +45,7 @@ struct srv {
 	struct srv_webhook *webhook;     /* outbox delivery to agency webhooks */
 	struct dsp_live *dsp;            /* the dispatch engine's live state (dsp_live.c) */
 	struct users *users;             /* sign-in and sessions; NULL with console.auth = open */
+	void *backups;                   /* scheduled backups (srv_backup.c), or NULL */
 	const struct gw_adapter *const *adapters;
 	struct gw_host gw_host;
 	struct srv_intake_stats *intake; /* one per adapter */
@@ -133,6 +134,18 @@ char *srv_metrics_render(struct srv *srv, size_t *len);
 /* --- srv_admin.c ------------------------------------------------------------ */
 /* `liandong gateway ACTION ...` (argv starts at ACTION). Returns the exit status. */
 int srv_admin_gateway(int argc, char **argv, struct srv_config *cfg);
+
+/* --- srv_backup.c ------------------------------------------------------------ */
+struct sqlite3;
+/* Online consistent copy of the database at src into dst (checked). 0 or -1 with *cause. */
+int srv_backup_copy(const char *src, const char *dst, char **cause);
+/* integrity_check and a known schema version. 0 or -1 with *cause. */
+int srv_backup_check(struct sqlite3 *db, const char *name, char **cause);
+int srv_backup_cli(const struct srv_config *cfg, const char *dst);
+int srv_restore_cli(const struct srv_config *cfg, const char *file);
+/* Scheduled backups (backup.dir); NULL when off. */
+void *srv_backup_start(struct srv *srv);
+void srv_backup_stop(void *sched);
 
 /* --- srv_demo.c ------------------------------------------------------------ */
 int srv_demo_start(struct srv *srv);

@@ -41,6 +41,9 @@ struct srv_config {
 	char *dispatch_area_text;
 	char *console_auth;
 	int session_ttl_s;
+	char *backup_dir;
+	int backup_interval_s;
+	int backup_keep;
 };
 
 /* Fill cfg with the defaults. Strings are allocated; free with srv_config_free. */

@@ -53,6 +53,8 @@ usage(FILE *f)
 	    "  config             print the effective configuration with its documentation\n"
 	    "  adapters           list the gateway adapters\n"
 	    "  gateway ...        gateway keys, webhooks, limits (liandong gateway --help)\n"
+	    "  backup PATH        an online, consistent, checked copy of the database (server may run)\n"
+	    "  restore FILE       check a backup, then put it in place of the data (server stopped)\n"
 	    "  user ...           console users: add, disable, enable, reset, list (liandong user --help)\n"
 	    "  import ...         jurisdictions or gazetteer places (liandong import --help)\n"
 	    "  version            print the version\n"
@@ -143,6 +145,8 @@ begin_shutdown(void)
 		srv_webhook_stop(srv.webhook, on_webhook_stopped, NULL);
 	dsp_live_close(&srv);
 	srv_users_close(&srv);
+	srv_backup_stop(srv.backups);
+	srv.backups = NULL;
 	int n = hub_close_all(srv.hub);
 	log_info("server", "shutting down|consoles=%d backlog=%d", n, db_store_backlog(srv.store));
 	db_store_close(srv.store, on_store_closed, NULL);
@@ -344,6 +348,7 @@ serve(struct srv_config *cfg, int with_demo)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_timer_init(&loop, &stop_timer);
+	srv.backups = srv_backup_start(&srv);
 	if (with_demo)
 		srv_demo_start(&srv);
 
@@ -441,8 +446,19 @@ main(int argc, char **argv)
 	}
 	char *cause = NULL;
 	long long after = 0, limit = 1000;
-	int rc = 0;
-	for (int i = 2; i < argc && rc == 0; i++) {
+	int rc = 0, first = 2;
+	const char *target = NULL; /* backup PATH, restore FILE */
+	if ((strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0)) {
+		if (argc < 3 || argv[2][0] == '-') {
+			fprintf(stderr, "liandong %s: needs a %s\n", cmd,
+			    strcmp(cmd, "backup") == 0 ? "destination PATH" : "backup FILE");
+			srv_config_free(&cfg);
+			return 2;
+		}
+		target = argv[2];
+		first = 3;
+	}
+	for (int i = first; i < argc && rc == 0; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		const char *key = NULL;
 		if (strcmp(a, "--port") == 0)
@@ -499,6 +515,10 @@ main(int argc, char **argv)
 		rc = serve(&cfg, 1);
 	else if (strcmp(cmd, "migrate") == 0)
 		rc = cmd_migrate(&cfg);
+	else if (strcmp(cmd, "backup") == 0)
+		rc = srv_backup_cli(&cfg, target);
+	else if (strcmp(cmd, "restore") == 0)
+		rc = srv_restore_cli(&cfg, target);
 	else if (strcmp(cmd, "journal") == 0)
 		rc = cmd_journal(&cfg, after, limit);
 	else if (strcmp(cmd, "config") == 0)
