@@ -647,7 +647,7 @@ srv_users_route(struct srv_req *req)
 	if (strcmp(req->path, "/api/v1/session") != 0)
 		return 0;
 	if (U(req->srv) == NULL) {
-		fail(req, SRV_E_NO_ROUTE, xstrdup("sign-in is off (console.auth = open)"));
+		fail(req, SRV_E_NOT_FOUND, xstrdup("sign-in is off (console.auth = open)"));
 		return 1;
 	}
 	if (req->method == SRV_POST)
