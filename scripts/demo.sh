@@ -8,7 +8,7 @@
 #   - console users (a dispatcher per line, supervisor, leader, admin) with
 #     random passwords, printed at start and kept in data/demo-users.txt.
 # Stop with Ctrl-C (a clean shutdown of both).
-#   PORT=9000 LISTEN=0.0.0.0 SIM_RATE=0.5 scripts/demo.sh
+#   PORT=9000 LISTEN=0.0.0.0 SIM_RATE=0.5 TLS=1 scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -53,18 +53,37 @@ if [ ! -s "$users" ]; then
   mv "$users.tmp" "$users"
 fi
 
+# TLS=1: HTTPS (and WSS) with a self-signed certificate made once for this machine;
+# browsers warn about it once. Production takes a real certificate (tls.cert,
+# tls.key). liandong-sim speaks plain HTTP only, so with TLS=1 the in-process
+# demo traffic runs without it.
+tls_args=()
+scheme=http
+if [ "${TLS:-0}" = 1 ]; then
+  mkdir -p data/tls
+  if [ ! -s data/tls/cert.pem ]; then
+    (umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout data/tls/key.pem -out data/tls/cert.pem -days 825 -subj "/CN=liandong-demo" \
+      -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:${LISTEN}" 2>/dev/null)
+  fi
+  tls_args=(--set tls.cert=./data/tls/cert.pem --set tls.key=./data/tls/key.pem)
+  scheme=https
+fi
+
 "$BIN" demo --listen "$LISTEN" --port "$PORT" --data ./data --console ./web-console \
-	--set dispatch.plans=./server/plans.conf &
+	--set dispatch.plans=./server/plans.conf "${tls_args[@]}" &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null; kill -TERM "${sim:-}" 2>/dev/null; wait' INT TERM
 for _ in $(seq 50); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  curl -kfs "$scheme://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-echo "==> liandong demo: open http://${LISTEN}:${PORT}/ and sign in as one of (name password):"
+echo "==> liandong demo: open ${scheme}://${LISTEN}:${PORT}/ and sign in as one of (name password):"
 sed 's/^/      /' "$users"
-build/gateways/sim/liandong-sim --url "http://127.0.0.1:$PORT" --rate "$SIM_RATE" \
-  --duration 86400 --token-file "$tokens" --quiet &
-sim=$!
+if [ "$scheme" = http ]; then
+  build/gateways/sim/liandong-sim --url "http://127.0.0.1:$PORT" --rate "$SIM_RATE" \
+    --duration 86400 --token-file "$tokens" --quiet &
+  sim=$!
+fi
 wait "$server"
-kill -TERM "$sim" 2>/dev/null || true
+kill -TERM "${sim:-}" 2>/dev/null || true

@@ -24,7 +24,7 @@ packages=(
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libssl-dev
   libsqlite3-dev sqlite3 libcmocka-dev libxml2-dev libsodium-dev libproj-dev proj-bin
   # benchmark peers and load generators (bench/)
-  wrk nats-server
+  wrk nats-server openssl
 )
 if [ "$want_fuzz" = 1 ]; then packages+=(clang-14 libclang-rt-14-dev); fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -41,6 +41,8 @@ struct srv_config {
 	char *dispatch_area_text;
 	char *console_auth;
 	int session_ttl_s;
+	char *tls_cert, *tls_key;
+	int tls_redirect;
 	char *backup_dir;
 	int backup_interval_s;
 	int backup_keep;

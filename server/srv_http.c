@@ -617,6 +617,20 @@ srv_http_start(struct srv *srv, char **cause)
 	static const lws_retry_bo_t idle = { .secs_since_valid_ping = 30,
 		.secs_since_valid_hangup = 60 };
 	info.retry_and_idle_policy = &idle;
+	if (srv->cfg->tls_cert[0]) {
+		/*
+		 * TLS through OpenSSL. HTTP/1.1 only (no h2 by ALPN): responses leave
+		 * as one header+body write, which h2 framing would not allow. A plain
+		 * HTTP request to the same port is redirected to https.
+		 */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		if (srv->cfg->tls_redirect)
+			info.options |= LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+			    LWS_SERVER_OPTION_REDIRECT_HTTP_TO_HTTPS;
+		info.ssl_cert_filepath = srv->cfg->tls_cert;
+		info.ssl_private_key_filepath = srv->cfg->tls_key;
+		info.alpn = "http/1.1";
+	}
 	srv->lws = lws_create_context(&info);
 	if (srv->lws == NULL)
 		return srv_fail(cause, SRV_E_INTERNAL, "cannot start the HTTP listener on %s:%d",

@@ -260,6 +260,12 @@ serve(struct srv_config *cfg, int with_demo)
 	}
 	if (ensure_dir(cfg->data_dir) != 0)
 		return 1;
+	if ((cfg->tls_cert[0] || cfg->tls_key[0]) &&
+	    (access(cfg->tls_cert, R_OK) != 0 || access(cfg->tls_key, R_OK) != 0)) {
+		log_error("server", "tls.cert and tls.key must both name readable PEM files|cert=%s key=%s",
+		    cfg->tls_cert, cfg->tls_key);
+		return 1;
+	}
 	if (gw_registry_check(gw_builtin, &cause) != 0) {
 		log_error("server", "adapter registry refused|detail=\"%s\"", cause);
 		free(cause);

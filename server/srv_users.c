@@ -449,8 +449,8 @@ static void
 set_cookie(struct srv_req *req, const char *token, int64_t max_age_s)
 {
 	snprintf(req->set_cookie, sizeof req->set_cookie,
-	    SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", token,
-	    (long long)max_age_s);
+	    SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", token,
+	    (long long)max_age_s, req->srv->cfg->tls_cert[0] ? "; Secure" : "");
 }
 
 static void
