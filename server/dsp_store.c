@@ -198,7 +198,8 @@ set_render(struct incident *in, json_t *tasks, json_t *units, json_t *links,
 	json_t *d = json_pack("{s:o, s:o, s:o}", "tasks", tasks, "units", units, "links", links);
 	free(in->dispatch);
 	in->dispatch = json_dumps(d, SRV_JSON_FLAGS);
-	json_decref(d);
+	json_decref(in->dispatch_json);
+	in->dispatch_json = d; /* kept: the event and the answer need not parse the text again */
 	free(in->scope);
 	size_t len = 0;
 	in->scope = xmalloc((size_t)nset * (DSP_AGENCY_LEN + 1) + 1);
@@ -375,7 +376,7 @@ static const char SQL_NEAR[] =
     "SELECT id, lon, lat, reported_at, category FROM incidents"
     " WHERE id>=?1 AND id<>?2 AND lon BETWEEN ?3 AND ?4 AND lat BETWEEN ?5 AND ?6"
     " AND status NOT IN ('resolved','closed','cancelled','unfounded') AND merged_into IS NULL"
-    " ORDER BY id DESC LIMIT 20";
+    " ORDER BY id DESC LIMIT 8";
 static const char SQL_LINK_PUT[] =
     "INSERT INTO links (a, b, kind, distance_m, gap_s, created_at, actor)"
     " VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (a, b) DO UPDATE SET kind=excluded.kind,"
@@ -451,10 +452,10 @@ find_duplicates(struct db_store *st, struct dsp_writer *w, const struct incident
 	sqlite3_bind_double(s, 4, in->lon + dlon);
 	sqlite3_bind_double(s, 5, in->lat - dlat);
 	sqlite3_bind_double(s, 6, in->lat + dlat);
-	struct dup_candidate c[20];
-	double lon[20], lat[20];
+	struct dup_candidate c[8];
+	double lon[8], lat[8];
 	int nc = 0, rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && nc < 20) {
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && nc < 8) {
 		if (!compatible((int)in->category,
 			inc_category_parse((const char *)sqlite3_column_text(s, 4))))
 			continue;

@@ -132,6 +132,7 @@ inc_clear(struct incident *inc)
 	free(inc->plan);
 	free(inc->scope);
 	free(inc->dispatch);
+	json_decref(inc->dispatch_json);
 	free(inc->source);
 	free(inc->ext_ref);
 	free(inc->type);
@@ -175,6 +176,7 @@ inc_copy(struct incident *dst, const struct incident *src)
 	dst->plan = dup_or_null(src->plan);
 	dst->scope = dup_or_null(src->scope);
 	dst->dispatch = dup_or_null(src->dispatch);
+	dst->dispatch_json = json_incref(src->dispatch_json);
 }
 
 /* Text must be valid UTF-8 without control characters other than \n \r \t. */
@@ -532,7 +534,10 @@ inc_to_json(const struct incident *inc)
 	}
 	json_object_set_new(o, "agencies", agencies);
 	/* tasks, units and links, as the store rendered them */
-	json_t *d = inc->dispatch ? json_loads(inc->dispatch, 0, NULL) : NULL;
+	/* The parsed rendering when the store kept it (every event and answer of a change reuse it). */
+	json_t *d = inc->dispatch_json ? json_incref(inc->dispatch_json)
+	    : inc->dispatch		  ? json_loads(inc->dispatch, 0, NULL)
+					  : NULL;
 	const char *const parts[] = { "tasks", "units", "links" };
 	for (int i = 0; i < 3; i++) {
 		json_t *v = d ? json_object_get(d, parts[i]) : NULL;

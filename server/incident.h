@@ -78,6 +78,7 @@ struct incident {
 	int64_t merged_into;  /* 0, or the incident this one was merged into */
 	char *scope;          /* agencies concerned, "119,120,122" (filtered fan-out) */
 	char *dispatch;       /* {"tasks":[..],"units":[..],"links":[..]} JSON text, or NULL */
+	json_t *dispatch_json; /* the same, parsed, when whoever set it kept it (else NULL) */
 };
 
 /* Fields a PATCH may change: bits of inc_patch.mask. */
