@@ -643,6 +643,11 @@ authorize(struct srv_req *req)
 		fail(req, SRV_E_LOGIN, NULL);
 		return -1;
 	}
+	if (srv_users_take(srv, req->user->name, &req->retry_after) != 0) {
+		fail(req, SRV_E_RATE_LIMITED, xasprintf("user %s is over %d requests/s (burst %d)",
+		    req->user->name, srv->cfg->user_rate, srv->cfg->user_burst));
+		return -1;
+	}
 	const struct rule *r = rule_for(req->method, p);
 	if (r && !(r->roles & ROLE_BIT(req->user->role))) {
 		fail(req, SRV_E_ROLE, xasprintf("a %s may not %s %s", srv_role_name(req->user->role),

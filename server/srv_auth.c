@@ -17,9 +17,9 @@ struct gw_entry {
 	char *name, *adapter, *hmac_secret;
 	unsigned char hash[32];
 	int require_signature;
-	double rate, tokens;
+	double rate;
 	int burst;
-	uint64_t refilled_ms;
+	struct srv_bucket bucket;
 	/* Signatures seen inside the replay window: open addressing on 64-bit keys. */
 	uint64_t *seen_key;
 	int64_t *seen_until;
@@ -128,7 +128,6 @@ load(const char *path, struct gw_entry **out, int *n, char **cause)
 		e->require_signature = sqlite3_column_int(st, 4);
 		e->rate = sqlite3_column_double(st, 5);
 		e->burst = sqlite3_column_int(st, 6);
-		e->tokens = e->burst;
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
@@ -176,8 +175,9 @@ reload_done(uv_work_t *w, int status)
 		struct gw_entry *old = find(a->gw, a->ngw, a->fresh[i].name), *e = &a->fresh[i];
 		if (old == NULL)
 			continue;
-		e->tokens = old->tokens < e->burst ? old->tokens : e->burst;
-		e->refilled_ms = old->refilled_ms;
+		e->bucket = old->bucket;
+		if (e->bucket.tokens > e->burst)
+			e->bucket.tokens = e->burst;
 		e->seen_key = old->seen_key;
 		e->seen_until = old->seen_until;
 		e->seen_cap = old->seen_cap;
@@ -248,20 +248,7 @@ auth_close(struct auth *a)
 static int
 take_token(struct gw_entry *e, int *retry_after)
 {
-	uint64_t now = srv_mono_ns() / 1000000;
-	if (e->refilled_ms == 0)
-		e->refilled_ms = now;
-	e->tokens += (double)(now - e->refilled_ms) * e->rate / 1000.0;
-	if (e->tokens > e->burst)
-		e->tokens = e->burst;
-	e->refilled_ms = now;
-	if (e->tokens >= 1.0) {
-		e->tokens -= 1.0;
-		return 0;
-	}
-	double wait = (1.0 - e->tokens) / (e->rate > 0 ? e->rate : 1e-9);
-	*retry_after = (int)wait + 1;
-	return -1;
+	return srv_bucket_take(&e->bucket, e->rate, e->burst, retry_after);
 }
 
 /* Remember a signature until `until`; returns -1 when it was already seen. */

@@ -41,6 +41,7 @@ struct srv_config {
 	char *dispatch_area_text;
 	char *console_auth;
 	int session_ttl_s;
+	int user_rate, user_burst;
 	char *tls_cert, *tls_key;
 	int tls_redirect;
 	char *backup_dir;

@@ -21,7 +21,7 @@
 	X(BAD_SIGNATURE, 401, "bad_signature", "the request signature is missing or wrong")    \
 	X(FORBIDDEN, 403, "forbidden", "this gateway may not do that")                         \
 	X(REPLAYED, 409, "replayed", "this signed request was already received")               \
-	X(RATE_LIMITED, 429, "rate_limited", "too many requests from this gateway; slow down") \
+	X(RATE_LIMITED, 429, "rate_limited", "too many requests; slow down")                    \
 	X(BAD_CONTENT_TYPE, 415, "unsupported_media_type", "the content type is not accepted") \
 	X(NOT_FOUND, 404, "not_found", "no such resource")                                     \
 	X(NO_ROUTE, 404, "no_route", "no such endpoint")                                       \

@@ -52,8 +52,16 @@ struct throttle {
 	int64_t first;      /* start of the window */
 };
 
+/* A user's request bucket, kept across reloads of the users table. */
+struct ubucket {
+	char name[33];
+	struct srv_bucket b;
+};
+
 struct users {
 	struct srv *srv;
+	struct ubucket *buckets;
+	int nbuckets;
 	char *db_path;
 	struct uentry *u;
 	int n;
@@ -704,9 +712,29 @@ srv_users_open(struct srv *srv, const char *db_path, char **cause)
 	return 0;
 }
 
+int
+srv_users_take(struct srv *srv, const char *name, int *retry_after)
+{
+	struct users *us = U(srv);
+	if (us == NULL)
+		return 0;
+	struct ubucket *k = NULL;
+	for (int i = 0; i < us->nbuckets && k == NULL; i++)
+		if (strcmp(us->buckets[i].name, name) == 0)
+			k = &us->buckets[i];
+	if (k == NULL) {
+		us->buckets = xrealloc(us->buckets, sizeof *us->buckets * (size_t)(us->nbuckets + 1));
+		k = &us->buckets[us->nbuckets++];
+		memset(k, 0, sizeof *k);
+		snprintf(k->name, sizeof k->name, "%s", name);
+	}
+	return srv_bucket_take(&k->b, srv->cfg->user_rate, srv->cfg->user_burst, retry_after);
+}
+
 static void
 users_free(struct users *us)
 {
+	free(us->buckets);
 	entries_free(us->u, us->n);
 	sodium_memzero(us->sessions, sizeof us->sessions);
 	free(us->db_path);

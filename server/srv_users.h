@@ -49,6 +49,9 @@ void srv_users_close(struct srv *srv);
  */
 const struct srv_user *srv_users_session(struct srv *srv, const char *cookie_header);
 
+/* Take one request from the user's rate (console.rate). 0, or -1 with *retry_after. */
+int srv_users_take(struct srv *srv, const char *name, int *retry_after);
+
 /* POST/GET/DELETE /api/v1/session. Returns 1 when it handled the request. */
 int srv_users_route(struct srv_req *req);
 

@@ -248,3 +248,25 @@ srv_utf8_len(const char *s)
 			n++;
 	return n;
 }
+
+int
+srv_bucket_take(struct srv_bucket *b, double rate, int burst, int *retry_after)
+{
+	uint64_t now = srv_mono_ns() / 1000000;
+	if (b->refilled_ms == 0) {
+		b->tokens = burst;
+		b->refilled_ms = now;
+	}
+	b->tokens += (double)(now - b->refilled_ms) * rate / 1000.0;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->refilled_ms = now;
+	if (b->tokens >= 1.0) {
+		b->tokens -= 1.0;
+		return 0;
+	}
+	double wait = (1.0 - b->tokens) / (rate > 0 ? rate : 1e-9);
+	*retry_after = (int)wait + 1;
+	return -1;
+}
+

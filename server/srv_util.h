@@ -38,6 +38,16 @@ void srv_fmt_time(int64_t us, int micro, char *buf, size_t len);
  */
 int srv_parse_time(const char *s, int64_t *out_us);
 
+/*
+ * A token bucket: `rate` tokens a second up to `burst`. Take one: 0, or -1
+ * with *retry_after the whole seconds until one is there.
+ */
+struct srv_bucket {
+	double tokens;
+	uint64_t refilled_ms; /* 0: full, never used */
+};
+int srv_bucket_take(struct srv_bucket *b, double rate, int burst, int *retry_after);
+
 /* True when s is valid UTF-8 of n bytes (no overlongs, no surrogates). */
 int srv_utf8_valid(const char *s, size_t n);
 /* Number of Unicode code points in a valid UTF-8 string. */

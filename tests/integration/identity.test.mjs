@@ -284,3 +284,24 @@ test('TLS: HTTPS and WSS with the configured certificate, plain HTTP redirected,
     srv.cleanup();
   }
 });
+
+test('each user has a request rate: beyond its burst, 429 with Retry-After; other users unaffected', async () => {
+  const dataDir = tempDir('id6');
+  makeUsers(dataDir);
+  const srv = await startServer({ dataDir, users: true, args: ['--set', 'console.rate=1', '--set', 'console.burst=3'] });
+  try {
+    const lead = (await login(srv, 'lead')).cookie, sup = (await login(srv, 'sup')).cookie;
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await as(srv, lead).req('GET', '/api/v1/units')).status);
+    assert.deepEqual(codes, [200, 200, 200, 429]);
+    const r = await as(srv, lead).req('GET', '/api/v1/units');
+    assert.equal(r.json.error.code, 'rate_limited');
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.equal((await as(srv, sup).req('GET', '/api/v1/units')).status, 200, 'another user has their own');
+    await sleep(1100);
+    assert.equal((await as(srv, lead).req('GET', '/api/v1/units')).status, 200, 'refilled');
+  } finally {
+    await srv.stop();
+    srv.cleanup();
+  }
+});
