@@ -42,7 +42,7 @@ if [ ! -s "$users" ]; then
   umask 077
   : > "$users.tmp"
   add_user() { # name role [agency]
-    pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 14)
+    pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 16)
     LIANDONG_PASSWORD="$pw" "$BIN" user add "$1" --role "$2" ${3:+--agency "$3"} --data ./data >/dev/null
     echo "$1 $pw" >> "$users.tmp"
   }
