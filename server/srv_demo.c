@@ -176,11 +176,18 @@ static void
 demo_done(struct db_req *r)
 {
 	struct demo *d = r->udata;
-	if (r->err && r->err != SRV_E_SHUTTING_DOWN)
+	if (r->err == SRV_E_STALE && d == demo && r->inc.id) {
+		/* Someone else changed it first (an escalation, an agency's update): as a
+		 * dispatcher would, take the current incident and act on it next time. */
+		log_debug("demo", "demo change was stale; reloaded|incident=%lld",
+		    (long long)r->inc.id);
+		track(d, &r->inc);
+	} else if (r->err && r->err != SRV_E_SHUTTING_DOWN) {
 		log_warn("demo", "demo change refused|code=%s detail=\"%s\"", srv_err_code(r->err),
 		    r->cause ? r->cause : "");
-	else if (r->err == 0 && d == demo && r->inc.id)
+	} else if (r->err == 0 && d == demo && r->inc.id) {
 		track(d, &r->inc);
+	}
 	db_req_free(r);
 }
 
