@@ -52,10 +52,12 @@ cmd_done(struct db_req *r)
 	db_req_free(r);
 }
 
+/* actor NULL: the signed-in user (or, with sign-in off, the console's address). */
 static void
 submit_cmd(struct srv_req *req, const char *actor, db_run_fn run, struct dsp_args *a)
 {
-	struct db_req *r = db_req_new(DB_OP_RUN, actor);
+	char who[96];
+	struct db_req *r = db_req_new(DB_OP_RUN, actor ? actor : peer_actor(req, who, sizeof who));
 	if (req->user && req->user->role == ROLE_DISPATCHER) {
 		/* A dispatcher acts for one agency: its incidents, units and tasks only. */
 		snprintf(r->visible_agency, sizeof r->visible_agency, "%s", req->user->agency);
@@ -135,6 +137,23 @@ need_version(struct srv_req *req, int64_t *out)
 	return 0;
 }
 
+/*
+ * The JSON object body of a command with only the `known` fields, and, with
+ * version not NULL, the If-Match version it needs. NULL after answering.
+ */
+static json_t *
+command_body(struct srv_req *req, const char *const *known, int64_t *version)
+{
+	if (version && need_version(req, version))
+		return NULL;
+	json_t *j = object_body(req);
+	if (j && only_fields(req, j, known)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
 static int
 copy_token(struct srv_req *req, const char *field, json_t *v, char *out, size_t max,
     int allow_utf8, int required)
@@ -157,18 +176,12 @@ copy_token(struct srv_req *req, const char *field, json_t *v, char *out, size_t 
 static void
 api_assign(struct srv_req *req, int64_t id)
 {
+	static const char *const known[] = { "units", "link_agency", NULL };
 	int64_t version;
-	if (need_version(req, &version))
-		return;
-	json_t *j = object_body(req);
+	json_t *j = command_body(req, known, &version);
 	if (j == NULL)
 		return;
-	static const char *const known[] = { "units", "link_agency", NULL };
 	json_t *units = json_object_get(j, "units"), *link = json_object_get(j, "link_agency");
-	if (only_fields(req, j, known)) {
-		json_decref(j);
-		return;
-	}
 	if (!json_is_array(units) || json_array_size(units) == 0 ||
 	    json_array_size(units) > DSP_ASSIGN_MAX || (link && !json_is_boolean(link))) {
 		json_decref(j);
@@ -201,8 +214,7 @@ api_assign(struct srv_req *req, int64_t id)
 		a->units[a->nunits++] = xstrdup(s);
 	}
 	json_decref(j);
-	char actor[96];
-	submit_cmd(req, peer_actor(req, actor, sizeof actor), dsp_run_assign, a);
+	submit_cmd(req, NULL, dsp_run_assign, a);
 }
 
 static void
@@ -215,24 +227,17 @@ api_task_ack(struct srv_req *req, int64_t id, const char *agency)
 	struct dsp_args *a = dsp_args_new();
 	a->id = id;
 	snprintf(a->agency, sizeof a->agency, "%.16s", agency); /* checked: at most 16 */
-	char actor[96];
-	submit_cmd(req, peer_actor(req, actor, sizeof actor), dsp_run_task_ack, a);
+	submit_cmd(req, NULL, dsp_run_task_ack, a);
 }
 
 static void
 api_alarm(struct srv_req *req, int64_t id)
 {
+	static const char *const known[] = { "level", "plan", NULL };
 	int64_t version;
-	if (need_version(req, &version))
-		return;
-	json_t *j = object_body(req);
+	json_t *j = command_body(req, known, &version);
 	if (j == NULL)
 		return;
-	static const char *const known[] = { "level", "plan", NULL };
-	if (only_fields(req, j, known)) {
-		json_decref(j);
-		return;
-	}
 	json_t *level = json_object_get(j, "level"), *plan = json_object_get(j, "plan");
 	if (!json_is_integer(level) || json_integer_value(level) < 1 || json_integer_value(level) > 5 ||
 	    (plan && !json_is_string(plan)) || (plan && strlen(json_string_value(plan)) > 48)) {
@@ -247,26 +252,19 @@ api_alarm(struct srv_req *req, int64_t id)
 	if (plan)
 		snprintf(a->plan, sizeof a->plan, "%s", json_string_value(plan));
 	json_decref(j);
-	char actor[96];
-	submit_cmd(req, peer_actor(req, actor, sizeof actor), dsp_run_alarm, a);
+	submit_cmd(req, NULL, dsp_run_alarm, a);
 }
 
 static void
 api_link(struct srv_req *req, int64_t id)
 {
-	int64_t version;
-	if (need_version(req, &version))
-		return;
-	json_t *j = object_body(req);
-	if (j == NULL)
-		return;
 	static const char *const known[] = { "incident", "kind", NULL };
 	static const char *const kinds[] = { "merge", "parent", "child", "related", "not_duplicate",
 		NULL };
-	if (only_fields(req, j, known)) {
-		json_decref(j);
+	int64_t version;
+	json_t *j = command_body(req, known, &version);
+	if (j == NULL)
 		return;
-	}
 	json_t *other = json_object_get(j, "incident");
 	const char *kind = json_string_value(json_object_get(j, "kind"));
 	int ok = 0;
@@ -284,8 +282,7 @@ api_link(struct srv_req *req, int64_t id)
 	a->if_version = version;
 	snprintf(a->link_kind, sizeof a->link_kind, "%s", kind);
 	json_decref(j);
-	char actor[96];
-	submit_cmd(req, peer_actor(req, actor, sizeof actor), dsp_run_link, a);
+	submit_cmd(req, NULL, dsp_run_link, a);
 }
 
 struct recommend_ctx {
@@ -370,15 +367,11 @@ dsp_api_incident(struct srv_req *req, int64_t id, const char *rest)
 static void
 api_units_put(struct srv_req *req)
 {
-	json_t *j = object_body(req);
+	static const char *const known[] = { "units", NULL };
+	json_t *j = command_body(req, known, NULL);
 	if (j == NULL)
 		return;
-	static const char *const known[] = { "units", NULL };
 	json_t *units = json_object_get(j, "units");
-	if (only_fields(req, j, known)) {
-		json_decref(j);
-		return;
-	}
 	if (!json_is_array(units) || json_array_size(units) == 0 || json_array_size(units) > 1000) {
 		json_decref(j);
 		fail(req, SRV_E_BAD_FIELD, xstrdup("units must be a list of 1-1000 unit definitions"));
@@ -418,8 +411,7 @@ api_units_put(struct srv_req *req)
 		a->ndefs++;
 	}
 	json_decref(j);
-	char actor[96];
-	submit_cmd(req, peer_actor(req, actor, sizeof actor), dsp_run_units_put, a);
+	submit_cmd(req, NULL, dsp_run_units_put, a);
 }
 
 static void
@@ -434,14 +426,10 @@ api_unit_status(struct srv_req *req, const char *id)
 		fail(req, SRV_E_PRECONDITION, xasprintf("If-Match '%s' is not a version", req->if_match));
 		return;
 	}
-	json_t *j = object_body(req);
+	static const char *const known[] = { "status", NULL };
+	json_t *j = command_body(req, known, NULL);
 	if (j == NULL)
 		return;
-	static const char *const known[] = { "status", NULL };
-	if (only_fields(req, j, known)) {
-		json_decref(j);
-		return;
-	}
 	const char *status = json_string_value(json_object_get(j, "status"));
 	int st = status ? dsp_unit_status_parse(status) : -1;
 	json_decref(j);
@@ -454,8 +442,7 @@ api_unit_status(struct srv_req *req, const char *id)
 	snprintf(a->unit, sizeof a->unit, "%s", id);
 	a->status = st;
 	a->if_version = version;
-	char actor[96];
-	submit_cmd(req, peer_actor(req, actor, sizeof actor), dsp_run_unit_status, a);
+	submit_cmd(req, NULL, dsp_run_unit_status, a);
 }
 
 /*
@@ -483,15 +470,11 @@ api_positions(struct srv_req *req)
 	} else {
 		peer_actor(req, actor, sizeof actor);
 	}
-	json_t *j = object_body(req);
+	static const char *const known[] = { "positions", NULL };
+	json_t *j = command_body(req, known, NULL);
 	if (j == NULL)
 		return;
-	static const char *const known[] = { "positions", NULL };
 	json_t *ps = json_object_get(j, "positions");
-	if (only_fields(req, j, known)) {
-		json_decref(j);
-		return;
-	}
 	if (!json_is_array(ps) || json_array_size(ps) == 0 || json_array_size(ps) > DSP_POSITIONS_MAX) {
 		json_decref(j);
 		fail(req, SRV_E_BAD_FIELD, xasprintf("positions must be a list of 1-%d positions",
