@@ -199,17 +199,7 @@ load_by(struct db_store *st, sqlite3_stmt *s, struct db_req *r)
 static int
 line_listed(const char *lines, const char *line)
 {
-	if (strcmp(lines, "*") == 0)
-		return 1;
-	size_t n = strlen(line);
-	for (const char *p = lines; *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		if (len == n && strncmp(p, line, n) == 0)
-			return 1;
-		p += len + (comma ? 1 : 0);
-	}
-	return 0;
+	return strcmp(lines, "*") == 0 || srv_csv_has(lines, line);
 }
 
 /*

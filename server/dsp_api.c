@@ -29,11 +29,7 @@ cmd_done(struct db_req *r)
 	struct srv_req *req = r->udata;
 	struct srv *srv = req->srv;
 	if (r->err == SRV_E_STALE && r->inc.id) {
-		json_t *e = json_pack("{s:s, s:s, s:s?}", "code", srv_err_code(r->err), "message",
-		    srv_err_msg(r->err), "detail", r->cause);
-		snprintf(req->etag, sizeof req->etag, "\"%lld\"", (long long)r->inc.version);
-		srv_reply_json(req, 412, json_pack("{s:o, s:o}", "error", e, "current",
-		    inc_to_json(&r->inc)));
+		reply_stale(req, r);
 	} else if (r->err) {
 		srv_reply_error(req, r->err, r->cause);
 	} else {
@@ -66,18 +62,7 @@ submit_cmd(struct srv_req *req, const char *actor, db_run_fn run, struct dsp_arg
 	r->run = run;
 	r->args = a;
 	r->args_free = dsp_args_free;
-	r->done = cmd_done;
-	r->udata = req;
-	req->pending = 1;
-	req->async = 1;
-	int rc = db_store_submit(req->srv->store, r);
-	if (rc) {
-		req->pending = 0;
-		db_req_free(r);
-		if (rc == SRV_E_OVERLOADED)
-			req->retry_after = 1;
-		srv_reply_error(req, rc, rc == SRV_E_OVERLOADED ? "the store's backlog is full" : NULL);
-	}
+	submit_store(req, r, cmd_done);
 }
 
 /* The JSON object body of a command, or NULL after answering. */

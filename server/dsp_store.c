@@ -285,20 +285,6 @@ sqlfail:
 	return db_tx_sqlerr(st, r);
 }
 
-static int
-scope_has(const char *scope, const char *agency)
-{
-	size_t n = strlen(agency);
-	for (const char *p = scope; p && *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		if (len == n && strncmp(p, agency, n) == 0)
-			return 1;
-		p += len + (comma ? 1 : 0);
-	}
-	return 0;
-}
-
 /* --- tasks ---------------------------------------------------------------------- */
 
 /*
@@ -966,14 +952,14 @@ dsp_run_assign(struct db_store *st, struct db_req *r, int64_t now)
 				      dsp_unit_status_name(rows[i].status), (long long)rows[i].incident_id)
 				: xasprintf("unit %s is %s", a->units[i],
 				      dsp_unit_status_name(rows[i].status)));
-		if (!scope_has(in->scope, rows[i].agency) && !a->link_agency)
+		if (!inc_scope_has(in, rows[i].agency) && !a->link_agency)
 			return fail(r, SRV_E_NOT_LINKED, xasprintf("unit %s belongs to agency %s, which has "
 			    "no task on incident %lld (agencies: %s); send \"link_agency\": true to task "
 			    "that agency too", a->units[i], rows[i].agency, (long long)in->id,
 			    in->scope ? in->scope : ""));
 	}
 	for (int i = 0; i < a->nunits; i++) {
-		if (!scope_has(in->scope, rows[i].agency)) {
+		if (!inc_scope_has(in, rows[i].agency)) {
 			/* Linked by the dispatcher: that agency gets a task for this kind. */
 			if ((rc = put_task(st, r, in->id, rows[i].agency, rows[i].kind, 1,
 				 in->alarm_level > 0 ? in->alarm_level : 1, now + 120 * INT64_C(1000000),

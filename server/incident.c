@@ -468,16 +468,7 @@ time_json(int64_t us)
 int
 inc_scope_has(const struct incident *inc, const char *agency)
 {
-	const char *scope = inc->scope ? inc->scope : inc_line_name(inc->line);
-	size_t n = strlen(agency);
-	for (const char *p = scope; *p;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		if (len == n && strncmp(p, agency, n) == 0)
-			return 1;
-		p += len + (comma ? 1 : 0);
-	}
-	return 0;
+	return srv_csv_has(inc->scope ? inc->scope : inc_line_name(inc->line), agency);
 }
 
 json_t *

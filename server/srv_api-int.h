@@ -23,6 +23,14 @@ int parse_if_match(const char *s, int64_t *out);
 void fail(struct srv_req *req, int err, char *cause);
 /* Who a console request is (until sign-in): console@address. */
 const char *peer_actor(struct srv_req *req, char *buf, size_t len);
+struct db_req;
+/*
+ * Hand a change to the store writer; done(r) answers it after the commit. A
+ * store that is full or stopping is answered here (503, Retry-After when full).
+ */
+void submit_store(struct srv_req *req, struct db_req *r, void (*done)(struct db_req *));
+/* A stale change (412): the error with the current incident, never a silent overwrite. */
+void reply_stale(struct srv_req *req, const struct db_req *r);
 /* Run a read off the loop; done (NULL: answer with its body) gets the query. */
 void submit_read(struct srv_req *req, struct db_query *q, void (*done)(struct db_query *));
 /* Query arguments; -1 after answering 400. */

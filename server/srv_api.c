@@ -83,6 +83,15 @@ peer_actor(struct srv_req *req, char *buf, size_t len)
 
 /* --- store round trips ------------------------------------------------------ */
 
+void
+reply_stale(struct srv_req *req, const struct db_req *r)
+{
+	json_t *e = json_pack("{s:s, s:s, s:s?}", "code", srv_err_code(r->err), "message",
+	    srv_err_msg(r->err), "detail", r->cause);
+	snprintf(req->etag, sizeof req->etag, "\"%lld\"", (long long)r->inc.version);
+	srv_reply_json(req, 412, json_pack("{s:o, s:o}", "error", e, "current", inc_to_json(&r->inc)));
+}
+
 static void
 write_done(struct db_req *r)
 {
@@ -102,11 +111,7 @@ write_done(struct db_req *r)
 			}
 	}
 	if (r->err == SRV_E_STALE) {
-		json_t *e = json_pack("{s:s, s:s, s:s?}", "code", srv_err_code(r->err), "message",
-		    srv_err_msg(r->err), "detail", r->cause);
-		snprintf(req->etag, sizeof req->etag, "\"%lld\"", (long long)r->inc.version);
-		srv_reply_json(req, 412, json_pack("{s:o, s:o}", "error", e, "current",
-		    inc_to_json(&r->inc)));
+		reply_stale(req, r);
 	} else if (r->err) {
 		srv_reply_error(req, r->err, r->cause);
 	} else {
@@ -127,10 +132,10 @@ write_done(struct db_req *r)
 	db_req_free(r);
 }
 
-static void
-submit_write(struct srv_req *req, struct db_req *r)
+void
+submit_store(struct srv_req *req, struct db_req *r, void (*done)(struct db_req *))
 {
-	r->done = write_done;
+	r->done = done;
 	r->udata = req;
 	req->pending = 1;
 	req->async = 1;
@@ -142,6 +147,12 @@ submit_write(struct srv_req *req, struct db_req *r)
 			req->retry_after = 1;
 		srv_reply_error(req, rc, rc == SRV_E_OVERLOADED ? "the store's backlog is full" : NULL);
 	}
+}
+
+static void
+submit_write(struct srv_req *req, struct db_req *r)
+{
+	submit_store(req, r, write_done);
 }
 
 static void

@@ -540,15 +540,8 @@ verify_done(uv_work_t *w, int status)
 	r->run = run_session;
 	r->args = a;
 	r->args_free = session_args_free;
-	r->done = login_committed;
-	r->udata = req;
 	free(j);
-	int rc = db_store_submit(srv->store, r);
-	if (rc) {
-		req->pending = 0;
-		db_req_free(r);
-		srv_reply_error(req, rc, NULL);
-	}
+	submit_store(req, r, login_committed);
 }
 
 static void
@@ -637,16 +630,7 @@ api_logout(struct srv_req *req)
 	r->run = run_session;
 	r->args = a;
 	r->args_free = session_args_free;
-	r->done = logout_committed;
-	r->udata = req;
-	req->pending = 1;
-	req->async = 1;
-	int rc = db_store_submit(req->srv->store, r);
-	if (rc) {
-		req->pending = 0;
-		db_req_free(r);
-		srv_reply_error(req, rc, NULL);
-	}
+	submit_store(req, r, logout_committed);
 }
 
 int

@@ -270,3 +270,17 @@ srv_bucket_take(struct srv_bucket *b, double rate, int burst, int *retry_after)
 	return -1;
 }
 
+int
+srv_csv_has(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+	for (const char *p = list; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == n && strncmp(p, item, n) == 0)
+			return 1;
+		p += len + (comma ? 1 : 0);
+	}
+	return 0;
+}
+

@@ -38,6 +38,9 @@ void srv_fmt_time(int64_t us, int micro, char *buf, size_t len);
  */
 int srv_parse_time(const char *s, int64_t *out_us);
 
+/* Is item one of the entries of a comma-separated list ("119,120,122")? NULL list: no. */
+int srv_csv_has(const char *list, const char *item);
+
 /*
  * A token bucket: `rate` tokens a second up to `burst`. Take one: 0, or -1
  * with *retry_after the whole seconds until one is there.
