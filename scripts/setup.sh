@@ -23,6 +23,8 @@ packages=(
   build-essential cmake pkg-config git ca-certificates curl procps
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libssl-dev
   libsqlite3-dev sqlite3 libcmocka-dev libxml2-dev libsodium-dev libproj-dev proj-bin
+  # browser tests (playwright-core drives Debian's chromium) and Chinese labels
+  chromium fonts-wqy-microhei
   # benchmark peers and load generators (bench/)
   wrk nats-server openssl
 )
