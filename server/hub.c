@@ -774,6 +774,10 @@ on_presence(struct hub_console *c, json_t *msg)
 static int
 on_message(struct hub_console *c, const char *text, size_t len)
 {
+	if (srv_json_depth(text, len, SRV_JSON_MAX_DEPTH) > SRV_JSON_MAX_DEPTH) {
+		send_error(c, "json_too_deep", "objects and arrays nest deeper than allowed");
+		return 0;
+	}
 	json_error_t jerr;
 	json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (msg == NULL || !json_is_object(msg)) {

@@ -19,6 +19,7 @@ struct lws;
 struct lws_context;
 struct db_store;
 struct db_reader;
+struct srv_peers;
 struct hub;
 struct db_req;
 struct auth;
@@ -53,6 +54,8 @@ struct srv {
 	int stopping;
 	int requests_live;               /* HTTP requests not yet answered in full */
 	uint64_t http_by_class[6];       /* responses by status class 1xx..5xx */
+	struct srv_peers *peers;         /* open connections per client address */
+	uint64_t conns_refused;          /* connections and requests refused per address */
 	uint64_t start_ns;
 };
 

@@ -39,6 +39,25 @@ parse_body(struct srv_req *req, int *err, char **cause)
 	return j;
 }
 
+/*
+ * A JSON body (one that starts with { or [) nested deeper than any document
+ * of ours is refused before a parser recurses into it: 400 json_too_deep.
+ */
+static int
+json_too_deep(struct srv_req *req)
+{
+	size_t i = 0;
+	while (i < req->body_len && strchr(" \t\r\n", req->body[i]))
+		i++;
+	if (i == req->body_len || (req->body[i] != '{' && req->body[i] != '['))
+		return 0;
+	if (srv_json_depth(req->body + i, req->body_len - i, SRV_JSON_MAX_DEPTH) <= SRV_JSON_MAX_DEPTH)
+		return 0;
+	fail(req, SRV_E_JSON_DEPTH,
+	    xasprintf("objects and arrays nest deeper than %d levels", SRV_JSON_MAX_DEPTH));
+	return 1;
+}
+
 /* Does the request's Content-Type name this media type (parameters ignored)? */
 int
 content_type_is(const struct srv_req *req, const char *want)
@@ -688,6 +707,8 @@ srv_api_dispatch(struct srv_req *req)
 	const char *p = req->path;
 	enum srv_method m = req->method;
 	if (authorize(req) != 0)
+		return;
+	if (json_too_deep(req))
 		return;
 	if (srv_users_route(req))
 		return;

@@ -47,6 +47,8 @@ static const struct centry entries[] = {
 	    "Largest accepted request body; larger gets 413." },
 	{ "http.max_conns", C_INT, OFF(http_max_conns), "4096", 16, 1000000,
 	    "Most simultaneous connections (HTTP and WebSocket)." },
+	{ "http.max_conns_per_address", C_INT, OFF(http_max_conns_per_address), "256", 1, 1000000,
+	    "Most simultaneous connections from one client address; beyond it, 429 (twice it: dropped)." },
 	{ "ws.max_message", C_SIZE, OFF(ws_max_message), "64K", 256, 16 << 20,
 	    "Largest WebSocket message a console may send; larger is closed with 1009." },
 	{ "ws.queue_max", C_INT, OFF(ws_queue_max), "512", 4, 1000000,

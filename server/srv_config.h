@@ -20,6 +20,7 @@ struct srv_config {
 	char *intake_auth;
 	int64_t http_max_body;
 	int http_max_conns;
+	int http_max_conns_per_address;
 	int64_t ws_max_message;
 	int ws_queue_max;
 	int64_t ws_queue_bytes;

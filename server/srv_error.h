@@ -12,6 +12,7 @@
 
 #define SRV_ERRORS(X)                                                                          \
 	X(BAD_JSON, 400, "invalid_json", "the request body is not valid JSON")                 \
+	X(JSON_DEPTH, 400, "json_too_deep", "the JSON nests deeper than allowed")             \
 	X(BAD_FIELD, 422, "invalid_field", "a field has a wrong type or value")                \
 	X(MISSING_FIELD, 422, "missing_field", "a required field is missing")                  \
 	X(BAD_UTF8, 400, "invalid_utf8", "text is not valid UTF-8")                            \
@@ -21,6 +22,7 @@
 	X(BAD_SIGNATURE, 401, "bad_signature", "the request signature is missing or wrong")    \
 	X(FORBIDDEN, 403, "forbidden", "this gateway may not do that")                         \
 	X(REPLAYED, 409, "replayed", "this signed request was already received")               \
+	X(TOO_MANY_CONNS, 429, "too_many_connections", "this address has too many connections open") \
 	X(RATE_LIMITED, 429, "rate_limited", "too many requests; slow down")                    \
 	X(BAD_CONTENT_TYPE, 415, "unsupported_media_type", "the content type is not accepted") \
 	X(NOT_FOUND, 404, "not_found", "no such resource")                                     \

@@ -12,6 +12,7 @@
 #include "hub.h"
 #include "srv_error.h"
 #include "srv_log.h"
+#include "srv_peers.h"
 #include "srv_util.h"
 
 #include <libwebsockets.h>
@@ -208,6 +209,22 @@ srv_origin_ok(const char *origin, const char *host)
 	return o && host && host[0] && strcasecmp(o + 3, host) == 0;
 }
 
+/*
+ * Answer a request before its body (of n bytes) is read, and close. A body
+ * up to DRAIN_MAX is read and dropped first, so that the client sees the
+ * answer rather than a reset.
+ */
+static void
+refuse(struct srv_req *req, unsigned long long n, int err, const char *cause)
+{
+	req->close_after = 1;
+	if (n > 0 && n <= DRAIN_MAX) {
+		req->draining = 1;
+		req->content_length = (size_t)n;
+	}
+	srv_reply_error(req, err, cause);
+}
+
 /* Headers are in: decide whether to read a body, refuse, or route now. */
 static int
 http_begin(struct lws *wsi, struct http_pss *pss)
@@ -241,11 +258,6 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 	}
 	peer_of(wsi, req->peer, sizeof req->peer);
 
-	if (srv->stopping) {
-		req->close_after = 1;
-		srv_reply_error(req, SRV_E_SHUTTING_DOWN, NULL);
-		return 0;
-	}
 	int has_body = req->method == SRV_POST || req->method == SRV_PUT || req->method == SRV_PATCH;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
 		/* Chunked bodies are not read: the client must say how long the body is. */
@@ -256,31 +268,40 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 	}
 	char cl[32];
 	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
+	unsigned long long n = 0;
 	if (cl[0] == '\0') {
 		if (has_body) {
 			req->close_after = 1;
 			srv_reply_error(req, SRV_E_LENGTH_REQUIRED, NULL);
 			return 0;
 		}
-		srv_api_dispatch(req);
+	} else {
+		char *end;
+		n = strtoull(cl, &end, 10);
+		if (*end != '\0' || end == cl) {
+			req->close_after = 1;
+			srv_reply_error(req, SRV_E_LENGTH_REQUIRED, "Content-Length is not a number");
+			return 0;
+		}
+	}
+	if (srv->stopping) {
+		refuse(req, n, SRV_E_SHUTTING_DOWN, NULL);
 		return 0;
 	}
-	char *end;
-	unsigned long long n = strtoull(cl, &end, 10);
-	if (*end != '\0' || end == cl) {
-		req->close_after = 1;
-		srv_reply_error(req, SRV_E_LENGTH_REQUIRED, "Content-Length is not a number");
+	struct srv_peer *peer = lws_get_opaque_user_data(wsi);
+	if (peer && srv_peer_count(peer) > srv->cfg->http_max_conns_per_address) {
+		req->retry_after = 1;
+		char *why = xasprintf("%s has %d connections open; the limit is %d", req->peer,
+		    srv_peer_count(peer), srv->cfg->http_max_conns_per_address);
+		refuse(req, n, SRV_E_TOO_MANY_CONNS, why);
+		free(why);
+		srv->conns_refused++;
 		return 0;
 	}
 	if (n > (unsigned long long)srv->cfg->http_max_body) {
-		req->close_after = 1;
-		if (n <= DRAIN_MAX) {
-			req->draining = 1;
-			req->content_length = (size_t)n;
-		}
 		char *why = xasprintf("the body is %llu bytes; the limit is %lld", n,
 		    (long long)srv->cfg->http_max_body);
-		srv_reply_error(req, SRV_E_TOO_LARGE, why);
+		refuse(req, n, SRV_E_TOO_LARGE, why);
 		free(why);
 		return 0;
 	}
@@ -408,10 +429,53 @@ http_detach(struct http_pss *pss)
 		req_free(req);
 }
 
+/*
+ * Every accepted connection is counted against its address until lws
+ * destroys it (the count rides on the wsi's opaque pointer, which survives
+ * the upgrade to a WebSocket). Requests and upgrades from an address over
+ * http.max_conns_per_address are answered 429; an address at twice the limit
+ * is not even answered, its connections are closed as they arrive.
+ */
+static int
+peer_enter(struct lws *wsi)
+{
+	struct srv *srv = srv_of(wsi);
+	char addr[64];
+	peer_of(wsi, addr, sizeof addr);
+	struct srv_peer *e = srv_peer_enter(srv->peers, addr);
+	lws_set_opaque_user_data(wsi, e);
+	if (srv_peer_count(e) > 2 * srv->cfg->http_max_conns_per_address) {
+		srv->conns_refused++;
+		log_warn("http", "connection dropped: too many from one address|peer=%s open=%d", addr,
+		    srv_peer_count(e) - 1);
+		return -1; /* lws closes it; WSI_DESTROY takes the count back */
+	}
+	return 0;
+}
+
+static void
+peer_leave(struct lws *wsi)
+{
+	struct srv_peer *e = lws_get_opaque_user_data(wsi);
+	if (e == NULL)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	srv_peer_leave(srv_of(wsi)->peers, e);
+}
+
 static int
 cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct http_pss *pss = user;
+	switch (reason) {
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		return peer_enter(wsi);
+	case LWS_CALLBACK_WSI_DESTROY:
+		peer_leave(wsi);
+		return 0;
+	default:
+		break;
+	}
 	/* lws calls some reasons without per-session data (e.g. while tearing down). */
 	if (pss == NULL)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -481,6 +545,11 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, s
 		copy_hdr(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri);
 		if (srv->stopping || strcmp(uri, "/ws") != 0)
 			return -1;
+		struct srv_peer *peer = lws_get_opaque_user_data(wsi);
+		if (peer && srv_peer_count(peer) > srv->cfg->http_max_conns_per_address) {
+			srv->conns_refused++;
+			return refuse_upgrade(wsi, 429, "too_many_connections");
+		}
 		/* A page of another site may not open a console with the user's cookie. */
 		copy_hdr(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
 		copy_hdr(wsi, WSI_TOKEN_HOST, host, sizeof host);
@@ -597,6 +666,8 @@ int
 srv_http_start(struct srv *srv, char **cause)
 {
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	if (srv->peers == NULL)
+		srv->peers = srv_peers_new();
 	mount_root.origin = srv->cfg->console_dir;
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
@@ -662,4 +733,6 @@ srv_http_finish(struct srv *srv)
 	if (srv->lws_dying)
 		lws_context_destroy(srv->lws_dying);
 	srv->lws_dying = NULL;
+	srv_peers_free(srv->peers); /* every connection is destroyed by now */
+	srv->peers = NULL;
 }

@@ -5,6 +5,7 @@
  * on the loop and touches no disk (the resident size comes from procfs).
  */
 #include "srv.h"
+#include "srv_peers.h"
 #include "db_store.h"
 #include "hub.h"
 #include "srv_util.h"
@@ -81,6 +82,11 @@ srv_metrics_render(struct srv *srv, size_t *len)
 		    (unsigned long long)srv->http_by_class[c]);
 	metric(&b, "liandong_http_requests_in_flight", "gauge", "HTTP requests not yet answered.",
 	    srv->requests_live);
+	metric(&b, "liandong_http_client_addresses", "gauge",
+	    "Client addresses with a connection open.", srv->peers ? srv_peers_addresses(srv->peers) : 0);
+	metric(&b, "liandong_http_refused_per_address_total", "counter",
+	    "Requests, upgrades and connections refused for http.max_conns_per_address.",
+	    (double)srv->conns_refused);
 
 	put(&b, "# HELP liandong_intake_total Reports taken by gateway adapters, by result.\n"
 		"# TYPE liandong_intake_total counter\n");

@@ -201,6 +201,29 @@ srv_parse_time(const char *s, int64_t *out_us)
 }
 
 int
+srv_json_depth(const char *text, size_t len, int limit)
+{
+	int depth = 0, deepest = 0, in_str = 0;
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+		if (in_str) {
+			if (ch == '\\')
+				i++; /* the escaped character cannot end the string */
+			else if (ch == '"')
+				in_str = 0;
+		} else if (ch == '"') {
+			in_str = 1;
+		} else if (ch == '{' || ch == '[') {
+			if (++depth > deepest && (deepest = depth) > limit)
+				break;
+		} else if ((ch == '}' || ch == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return deepest;
+}
+
+int
 srv_utf8_valid(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;

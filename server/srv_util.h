@@ -51,6 +51,14 @@ struct srv_bucket {
 };
 int srv_bucket_take(struct srv_bucket *b, double rate, int burst, int *retry_after);
 
+/*
+ * Deepest nesting of JSON objects and arrays in text (strings skipped),
+ * counting no further than limit + 1: a cheap check before a parser that
+ * recurses. Not a validator; malformed text is the parser's to refuse.
+ */
+#define SRV_JSON_MAX_DEPTH 32
+int srv_json_depth(const char *text, size_t len, int limit);
+
 /* True when s is valid UTF-8 of n bytes (no overlongs, no surrogates). */
 int srv_utf8_valid(const char *s, size_t n);
 /* Number of Unicode code points in a valid UTF-8 string. */

@@ -84,7 +84,8 @@ fail_server() {
 token=$("$server" gateway add bench --adapter json --rate 1000000 --burst 1000000 \
 	--data "$run/db" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [[ -n $token ]] || die "could not create a gateway key"
-"$server" serve --port 0 --data "$run/db" --console "$CONSOLE" 2>"$log" &
+"$server" serve --port 0 --data "$run/db" --console "$CONSOLE" \
+	--set http.max_conns_per_address=100000 2>"$log" &
 pid=$!
 port=
 for _ in $(seq 1 100); do
