@@ -8,6 +8,7 @@
 #include "srv.h"
 #include "db_read.h"
 #include "db_store.h"
+#include "db_store-int.h"
 #include "hub.h"
 #include "srv_auth.h"
 #include "srv_error.h"
@@ -472,7 +473,60 @@ api_list(struct srv_req *req)
 	submit_read(req, q, NULL);
 }
 
-/* An incident in another adapter's format (the EIDO for another centre). */
+/*
+ * An incident in another adapter's format (the EIDO for another centre).
+ * An export hands the incident outside the centre, so it is audited first:
+ * the document goes out only once a row naming who took which version, from
+ * where, is committed. If that commit fails, nothing is handed out.
+ */
+struct export_args {
+	int64_t id, version;
+	char address[64];
+	char *doc;
+	size_t len;
+};
+
+static void
+export_args_free(void *p)
+{
+	struct export_args *a = p;
+	if (a)
+		free(a->doc);
+	free(a);
+}
+
+static const char SQL_EXPORT_AUDIT[] = "INSERT INTO audit (ts, actor, action, target, detail, address)"
+				       " VALUES (?1,?2,'export.eido',?3,?4,?5)";
+
+static int
+run_export_audit(struct db_store *st, struct db_req *r, int64_t now)
+{
+	struct export_args *a = r->args;
+	char target[40], detail[80];
+	snprintf(target, sizeof target, "incident:%lld", (long long)a->id);
+	snprintf(detail, sizeof detail, "{\"version\":%lld,\"bytes\":%zu}", (long long)a->version,
+	    a->len);
+	sqlite3_stmt *s = db_tx_stmt(st, SQL_EXPORT_AUDIT);
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_text(s, 2, r->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 4, detail, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 5, a->address, -1, SQLITE_STATIC);
+	return db_tx_exec(st, s, r);
+}
+
+static void
+export_audited(struct db_req *r)
+{
+	struct srv_req *req = r->udata;
+	struct export_args *a = r->args;
+	if (r->err)
+		srv_reply_error(req, r->err, r->cause);
+	else
+		srv_reply_text(req, 200, "application/json", a->doc, a->len);
+	db_req_free(r);
+}
+
 static void
 render_done(struct db_query *q)
 {
@@ -481,12 +535,25 @@ render_done(struct db_query *q)
 	char *out = NULL, *cause = NULL;
 	size_t len = 0;
 	int rc;
-	if (q->err)
+	if (q->err) {
 		srv_reply_error(req, q->err, q->cause);
-	else if ((rc = a->render(&req->srv->gw_host, &q->inc, &out, &len, &cause)) != 0)
+	} else if ((rc = a->render(&req->srv->gw_host, &q->inc, &out, &len, &cause)) != 0) {
 		srv_reply_error(req, rc, cause);
-	else
-		srv_reply_text(req, 200, "application/json", out, len);
+	} else {
+		char who[96];
+		struct export_args *x = xcalloc(1, sizeof *x);
+		x->id = q->inc.id;
+		x->version = q->inc.version;
+		snprintf(x->address, sizeof x->address, "%s", req->peer);
+		x->doc = out;
+		x->len = len;
+		out = NULL;
+		struct db_req *r = db_req_new(DB_OP_RUN, peer_actor(req, who, sizeof who));
+		r->run = run_export_audit;
+		r->args = x;
+		r->args_free = export_args_free;
+		submit_store(req, r, export_audited);
+	}
 	free(out);
 	free(cause);
 	db_query_free(q);

@@ -108,6 +108,14 @@ test('EIDO: the NENA sample imports; GET .../eido exports one another centre imp
     for (const k of ['title', 'line', 'category', 'priority'])
       assert.equal(back.json.incident[k], r.json.incident[k], k);
     assert.equal((await a.get('/api/v1/incidents/99999/eido')).status, 404);
+    // Every export is audited before it is handed out: who, which version, from where.
+    const audit = (await a.get('/api/v1/audit?limit=100')).json.entries.filter((e) => e.action === 'export.eido');
+    assert.equal(audit.length, 1, 'one export, one row (the 404 exported nothing)');
+    assert.equal(audit[0].target, `incident:${r.json.incident.id}`);
+    assert.equal(audit[0].address, '127.0.0.1');
+    assert.ok(audit[0].actor.length > 0);
+    const detail = typeof audit[0].detail === 'string' ? JSON.parse(audit[0].detail) : audit[0].detail;
+    assert.deepEqual(detail, { version: r.json.incident.version, bytes: Buffer.byteLength(out.text) });
   } finally {
     await a.stop();
     await b.stop();
