@@ -1,6 +1,7 @@
 // WebSocket protocol robustness on /ws, in raw frames (cases the Autobahn
 // suite checks): a message in fragments with a ping between them, the close
-// handshake, and an oversized control frame. (Oversized messages and invalid
+// handshake, an oversized control frame, and a table of framing errors and
+// valid edge cases. (Oversized messages and invalid
 // UTF-8 in whole messages are in bad_input.test.mjs.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,15 +106,75 @@ test('fragments and control frames: a hello in three fragments with a ping betwe
 });
 
 test('an oversized control frame fails the connection; the server carries on', async () => {
-  // lws 4.1 enforces this one; it tolerates other framing errors (unmasked
-  // client frames, reserved bits, stray continuations, unknown opcodes) by
-  // ignoring or accepting them: see docs/protocol.md, "Known gaps".
+  // What lws 4.1 still tolerates (unmasked client frames, close codes >= 5000)
+  // is listed in docs/protocol.md, "Framing (RFC 6455) and known gaps".
   const srv = await startServer();
   try {
     const c = await raw(srv.port);
     c.send(frame(9, Buffer.alloc(126, 0x61)));
     await c.until(() => c.closed, 5000);
     assert.ok(!c.frames.some((f) => f.opcode === 10), 'no pong for it');
+    const ok = await Console.open(srv.port, 0);
+    await ok.waitFor((f) => f.type === 'snapshot');
+    ok.close();
+  } finally {
+    await srv.stop();
+    srv.cleanup();
+  }
+});
+
+// Autobahn-style framing cases, each on a fresh connection: what the server
+// must answer (a close code, or an echo) and that it carries on afterwards.
+test('framing errors fail the connection with the RFC 6455 close code; valid edge cases are served', async () => {
+  const srv = await startServer();
+  const ping = (id) => `{"type":"ping","id":${id}}`;
+  const closeWith = (code, reason = Buffer.alloc(0)) => {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(code);
+    return Buffer.concat([b, reason]);
+  };
+  // [name, frames to send, expected: {close} or {pong id} or {echo}]
+  const cases = [
+    ['reserved bits set', [[1, ping(1), { rsv: 1 }]], { close: 1002 }],
+    ['continuation without a message', [[0, ping(2)]], { close: 1002 }],
+    ['unknown opcode 3', [[3, 'x']], { close: 1002 }],
+    ['unknown control opcode 11', [[11, 'x']], { close: 1002 }],
+    ['fragmented ping', [[9, 'ab', { fin: false }], [0, 'cd']], { close: 1002 }],
+    ['a new text frame inside a fragmented message', [[1, '{"type":', { fin: false }], [1, '"ping"}']], { close: 1002 }],
+    ['close code 999', [[8, closeWith(999)]], { close: 1002 }],
+    ['close code 1005 (reserved, never sent)', [[8, closeWith(1005)]], { close: 1002 }],
+    ['close code 1000', [[8, closeWith(1000)]], { close: 1000 }],
+    ['close code 3000 (registered range)', [[8, closeWith(3000)]], { close: 3000 }],
+    ['close code 4000 (private range)', [[8, closeWith(4000, Buffer.from('bye'))]], { close: 4000 }],
+    // Invalid UTF-8 fails fast, inside the first fragment, before the message ends.
+    ['invalid UTF-8 in an unfinished fragment', [[1, Buffer.from([0x22, 0xed, 0xa0, 0x80]), { fin: false }]], { close: 1007 }],
+    ['binary message', [[2, ping(3)]], { close: 1003 }],
+    // Valid cases: a code point split across fragments, a 125-byte ping, an unsolicited pong.
+    ['UTF-8 split across fragments', [[1, Buffer.concat([Buffer.from('{"type":"ping","id":4,"x":"'), Buffer.from([0xe8])]), { fin: false }],
+      [0, Buffer.from([0x81, 0x94]), { fin: false }], [0, '"}']], { pong: 4 }],
+    ['125-byte ping', [[9, Buffer.alloc(125, 0x62)]], { echo: Buffer.alloc(125, 0x62) }],
+    ['unsolicited pong, then a message', [[10, 'unsolicited'], [1, ping(5)]], { pong: 5 }],
+    ['empty message fragments', [[1, '', { fin: false }], [0, '', { fin: false }], [0, ping(6)]], { pong: 6 }],
+  ];
+  try {
+    for (const [name, frames, want] of cases) {
+      const c = await raw(srv.port);
+      for (const [op, payload, opts] of frames) c.send(frame(op, payload, opts || {}));
+      if (want.close !== undefined) {
+        await c.until(() => c.closeCode() !== null, 5000).catch(() => {});
+        assert.equal(c.closeCode(), want.close, name);
+        assert.ok(!c.text().some((m) => m.type === 'pong'), `${name}: nothing served`);
+      } else if (want.pong !== undefined) {
+        await c.until(() => c.text().some((m) => m.type === 'pong'), 5000);
+        assert.equal(c.text().find((m) => m.type === 'pong').id, want.pong, name);
+        assert.equal(c.closeCode(), null, `${name}: still open`);
+      } else {
+        await c.until(() => c.frames.some((f) => f.opcode === 10), 5000);
+        assert.deepEqual(c.frames.find((f) => f.opcode === 10).payload, want.echo, name);
+      }
+      c.end();
+    }
+    // After all of it, a well-behaved console is served as usual.
     const ok = await Console.open(srv.port, 0);
     await ok.waitFor((f) => f.type === 'snapshot');
     ok.close();
