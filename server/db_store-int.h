@@ -23,6 +23,12 @@ sqlite3_stmt *db_tx_stmt(struct db_store *st, const char *sql);
 int db_tx_exec(struct db_store *st, sqlite3_stmt *s, struct db_req *r);
 /* Record the connection's error on r. Returns SRV_E_STORE. */
 int db_tx_sqlerr(struct db_store *st, struct db_req *r);
+/*
+ * Append a row to the audit log (ts now, actor r->actor); detail and address
+ * may be NULL. 0 or SRV_E_STORE.
+ */
+int db_tx_audit(struct db_store *st, struct db_req *r, int64_t now, const char *action,
+    const char *target, const char *detail, const char *address);
 /* Load incident id. 1 found, 0 not, -1 error. */
 int db_tx_load(struct db_store *st, int64_t id, struct incident *out);
 /* Write the incident's row over version in->version, bump it, journal `kind`. changed stolen. */

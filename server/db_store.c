@@ -400,6 +400,25 @@ db_tx_exec(struct db_store *st, sqlite3_stmt *s, struct db_req *r)
 	return rc;
 }
 
+static const char SQL_AUDIT[] = "INSERT INTO audit (ts, actor, action, target, detail, address)"
+				" VALUES (?1,?2,?3,?4,?5,?6)";
+
+int
+db_tx_audit(struct db_store *st, struct db_req *r, int64_t now, const char *action,
+    const char *target, const char *detail, const char *address)
+{
+	sqlite3_stmt *s = db_tx_stmt(st, SQL_AUDIT);
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_text(s, 2, r->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, target, -1, SQLITE_STATIC);
+	if (detail)
+		sqlite3_bind_text(s, 5, detail, -1, SQLITE_STATIC);
+	if (address)
+		sqlite3_bind_text(s, 6, address, -1, SQLITE_STATIC);
+	return db_tx_exec(st, s, r);
+}
+
 int
 db_tx_load(struct db_store *st, int64_t id, struct incident *out)
 {

@@ -1246,9 +1246,6 @@ dsp_run_sweep(struct db_store *st, struct db_req *r, int64_t now)
 
 /* --- plans ----------------------------------------------------------------------------- */
 
-static const char SQL_AUDIT[] =
-    "INSERT INTO audit (ts, actor, action, target, detail) VALUES (?1,?2,?3,?4,?5)";
-
 /* The writer takes the new plans (a request moves them in; the old ones are freed here). */
 int
 dsp_run_set_plans(struct db_store *st, struct db_req *r, int64_t now)
@@ -1256,14 +1253,8 @@ dsp_run_set_plans(struct db_store *st, struct db_req *r, int64_t now)
 	struct dsp_args *a = r->args;
 	struct dsp_writer *w = writer_state(st);
 	char *detail = xasprintf("%d plans", a->plans ? a->plans->n : 0);
-	sqlite3_stmt *s = db_tx_stmt(st, SQL_AUDIT);
-	sqlite3_bind_int64(s, 1, now);
-	bind_text(s, 2, r->actor);
-	bind_text(s, 3, "plans.load");
-	bind_text(s, 4, a->path);
-	bind_text(s, 5, detail);
+	int rc = db_tx_audit(st, r, now, "plans.load", a->path, detail, NULL);
 	free(detail);
-	int rc = db_tx_exec(st, s, r);
 	if (rc)
 		return rc;
 	dsp_plans_free(w->plans);

@@ -135,11 +135,13 @@ int srv_intake_local(struct srv *srv, const char *adapter, const char *actor, co
 char *srv_metrics_render(struct srv *srv, size_t *len);
 
 /* --- srv_admin.c ------------------------------------------------------------ */
+struct sqlite3;
 /* `liandong gateway ACTION ...` (argv starts at ACTION). Returns the exit status. */
 int srv_admin_gateway(int argc, char **argv, struct srv_config *cfg);
+/* Append an audit row as the operating-system user ("cli:root"), address "local". */
+int srv_audit_cli(struct sqlite3 *db, const char *action, const char *target, const char *detail);
 
 /* --- srv_backup.c ------------------------------------------------------------ */
-struct sqlite3;
 /* Online consistent copy of the database at src into dst (checked). 0 or -1 with *cause. */
 int srv_backup_copy(const char *src, const char *dst, char **cause);
 /* integrity_check and a known schema version. 0 or -1 with *cause. */

@@ -45,8 +45,8 @@ os_user(void)
 	return xasprintf("cli:%s", pw ? pw->pw_name : "unknown");
 }
 
-static int
-audit(sqlite3 *db, const char *action, const char *target, const char *detail)
+int
+srv_audit_cli(sqlite3 *db, const char *action, const char *target, const char *detail)
 {
 	sqlite3_stmt *st;
 	char *actor = os_user();
@@ -169,7 +169,7 @@ gw_add(sqlite3 *db, const char *name, const char *adapter, const char *lines, co
 	    adapter, webhook ? "\"" : "", webhook ? webhook : "null", webhook ? "\"" : "", rate, burst,
 	    require_sig ? "\"required\"" : hmac ? "\"optional\"" : "false");
 	if (rc == SQLITE_OK)
-		rc = audit(db, "gateway.add", name, detail);
+		rc = srv_audit_cli(db, "gateway.add", name, detail);
 	free(detail);
 	if (rc != SQLITE_OK) {
 		fprintf(stderr, "liandong gateway add: %s\n",
@@ -203,7 +203,7 @@ gw_change(sqlite3 *db, const char *name, int rotate)
 		sqlite3_bind_int64(st, 3, srv_now_us());
 	int ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) == 1;
 	sqlite3_finalize(st);
-	if (!ok || audit(db, rotate ? "gateway.rotate" : "gateway.revoke", name, "{}") != SQLITE_OK) {
+	if (!ok || srv_audit_cli(db, rotate ? "gateway.rotate" : "gateway.revoke", name, "{}") != SQLITE_OK) {
 		fprintf(stderr, "liandong gateway: no live gateway named '%s'\n", name);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return 1;
@@ -476,7 +476,7 @@ user_run(sqlite3 *db, const char *action, const char *name, const char *role, co
 	char *detail = strcmp(action, "add") == 0
 	    ? xasprintf("{\"role\":\"%s\",\"agency\":\"%s\"}", role, agency ? agency : "")
 	    : NULL;
-	if (n != 1 || audit(db, what, name, detail) != SQLITE_OK) {
+	if (n != 1 || srv_audit_cli(db, what, name, detail) != SQLITE_OK) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		fprintf(stderr, "liandong user %s: %s\n", action, n == 0
 		    ? (strcmp(action, "add") == 0 ? "that user exists already" : "no such user (or no change)")

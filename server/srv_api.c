@@ -495,9 +495,6 @@ export_args_free(void *p)
 	free(a);
 }
 
-static const char SQL_EXPORT_AUDIT[] = "INSERT INTO audit (ts, actor, action, target, detail, address)"
-				       " VALUES (?1,?2,'export.eido',?3,?4,?5)";
-
 static int
 run_export_audit(struct db_store *st, struct db_req *r, int64_t now)
 {
@@ -506,13 +503,7 @@ run_export_audit(struct db_store *st, struct db_req *r, int64_t now)
 	snprintf(target, sizeof target, "incident:%lld", (long long)a->id);
 	snprintf(detail, sizeof detail, "{\"version\":%lld,\"bytes\":%zu}", (long long)a->version,
 	    a->len);
-	sqlite3_stmt *s = db_tx_stmt(st, SQL_EXPORT_AUDIT);
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_text(s, 2, r->actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 4, detail, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 5, a->address, -1, SQLITE_STATIC);
-	return db_tx_exec(st, s, r);
+	return db_tx_audit(st, r, now, "export.eido", target, detail, a->address);
 }
 
 static void

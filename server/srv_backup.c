@@ -19,7 +19,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pwd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,24 +124,11 @@ static void
 audit_local(const char *path, const char *action, const char *target, const char *detail)
 {
 	sqlite3 *db = NULL;
-	sqlite3_stmt *s = NULL;
-	struct passwd *pw = getpwuid(geteuid());
-	char *actor = xasprintf("cli:%s", pw ? pw->pw_name : "unknown");
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
 		sqlite3_busy_timeout(db, 5000);
-		if (sqlite3_prepare_v2(db, "INSERT INTO audit (ts, actor, action, target, detail, address)"
-			" VALUES (?1,?2,?3,?4,?5,'local')", -1, &s, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(s, 1, srv_now_us());
-			sqlite3_bind_text(s, 2, actor, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 3, action, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 4, target, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 5, detail, -1, SQLITE_STATIC);
-			sqlite3_step(s);
-		}
+		srv_audit_cli(db, action, target, detail);
 	}
-	sqlite3_finalize(s);
 	sqlite3_close(db);
-	free(actor);
 }
 
 int

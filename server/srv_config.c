@@ -5,6 +5,7 @@
 #include "srv_util.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -262,6 +263,38 @@ srv_config_print(const struct srv_config *cfg, void *file)
 		else
 			fprintf(f, "%s = %lld\n", e->key, (long long)*(const int64_t *)field);
 	}
+}
+
+/* The value of entry e in cfg, as text (buf for numbers). */
+static const char *
+value_text(const struct srv_config *cfg, const struct centry *e, char *buf, size_t len)
+{
+	const char *field = (const char *)cfg + e->off;
+	if (e->type == C_STR)
+		return *(char *const *)field ? *(char *const *)field : "";
+	if (e->type == C_INT)
+		snprintf(buf, len, "%d", *(const int *)field);
+	else
+		snprintf(buf, len, "%lld", (long long)*(const int64_t *)field);
+	return buf;
+}
+
+char *
+srv_config_changes(const struct srv_config *cfg)
+{
+	struct srv_config def;
+	srv_config_defaults(&def);
+	json_t *o = json_object();
+	for (size_t i = 0; i < NENTRIES; i++) {
+		char a[32], b[32];
+		const char *v = value_text(cfg, &entries[i], a, sizeof a);
+		if (strcmp(v, value_text(&def, &entries[i], b, sizeof b)) != 0)
+			json_object_set_new(o, entries[i].key, json_string(v));
+	}
+	srv_config_free(&def);
+	char *text = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(o);
+	return text;
 }
 
 void

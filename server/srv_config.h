@@ -60,6 +60,8 @@ int srv_config_load(struct srv_config *cfg, const char *path, char **cause);
 /* Apply one "key=value" (the --set flag). */
 int srv_config_set(struct srv_config *cfg, const char *assignment, char **cause);
 /* Print every key with its documentation and current value, as a config file. */
+/* The settings that differ from their defaults, as a JSON object's text (caller frees). */
+char *srv_config_changes(const struct srv_config *cfg);
 void srv_config_print(const struct srv_config *cfg, void *file /* FILE * */);
 void srv_config_free(struct srv_config *cfg);
 

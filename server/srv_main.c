@@ -10,6 +10,7 @@
 #include "srv.h"
 #include "db_read.h"
 #include "db_store.h"
+#include "db_store-int.h"
 #include "hub.h"
 #include "dsp.h"
 #include "srv_auth.h"
@@ -28,6 +29,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -197,6 +199,40 @@ on_deadline(void *ctx, int64_t due_us)
  * Start-up failed after some parts opened: close them in order and let the
  * loop finish their handles, so a refused start exits 1 and leaks nothing.
  */
+/*
+ * Every start is in the audit log with the operating-system user who ran it
+ * and the settings that differ from the defaults: a change of configuration
+ * shows as the difference between two starts.
+ */
+static int
+run_start_audit(struct db_store *st, struct db_req *r, int64_t now)
+{
+	return db_tx_audit(st, r, now, "server.start", "config", r->args, "local");
+}
+
+static void
+start_audited(struct db_req *r)
+{
+	if (r->err)
+		log_error("server", "the start could not be audited|detail=\"%s\"", r->cause ? r->cause : "");
+	db_req_free(r);
+}
+
+static void
+audit_start(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	char actor[64];
+	snprintf(actor, sizeof actor, "server:%s", pw ? pw->pw_name : "unknown");
+	struct db_req *r = db_req_new(DB_OP_RUN, actor);
+	r->run = run_start_audit;
+	r->args = srv_config_changes(srv.cfg);
+	r->args_free = free;
+	r->done = start_audited;
+	if (db_store_submit(srv.store, r) != 0)
+		db_req_free(r);
+}
+
 static int
 abandon_start(uv_loop_t *loop)
 {
@@ -344,6 +380,7 @@ serve(struct srv_config *cfg, int with_demo)
 		srv_http_stop(&srv);
 		return abandon_start(&loop);
 	}
+	audit_start();
 	log_info("server", "listening|address=%s port=%d db=%s console=%s intake_auth=%s seq=%lld sqlite=%s lws=%s",
 	    cfg->listen_address, srv.port, path, cfg->console_dir, cfg->intake_auth,
 	    (long long)db_store_last_seq(srv.store), sqlite3_libversion(), lws_get_library_version());

@@ -404,8 +404,6 @@ static const char SQL_SESSION_PUT[] =
     " VALUES (?1,?2,?3,?4,?5)";
 static const char SQL_SESSION_DEL[] = "DELETE FROM sessions WHERE token_hash=?1";
 static const char SQL_SESSION_SWEEP[] = "DELETE FROM sessions WHERE expires_at<=?1";
-static const char SQL_AUDIT[] =
-    "INSERT INTO audit (ts, actor, action, target, detail, address) VALUES (?1,?2,?3,?4,NULL,?5)";
 
 static int
 run_session(struct db_store *st, struct db_req *r, int64_t now)
@@ -432,13 +430,7 @@ run_session(struct db_store *st, struct db_req *r, int64_t now)
 	}
 	if (rc)
 		return rc;
-	s = db_tx_stmt(st, SQL_AUDIT);
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_text(s, 2, r->actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, a->action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, a->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, a->address, -1, SQLITE_STATIC);
-	return db_tx_exec(st, s, r);
+	return db_tx_audit(st, r, now, a->action, a->user, NULL, a->address);
 }
 
 /* --- the routes --------------------------------------------------------------------------- */

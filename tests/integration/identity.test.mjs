@@ -230,6 +230,12 @@ test('sessions expire; another site\'s pages are refused; failed sign-ins are th
     assert.ok(has('login', 'sup') && has('login.failed', 'lead'));
     assert.equal(a.find((e) => e.action === 'login' && e.target === 'sup').address, '127.0.0.1');
     assert.equal(a.find((e) => e.action === 'login.failed').actor.startsWith('anonymous@'), true);
+    // Each start, with who ran it and the settings that differ from the defaults.
+    const start = a.find((e) => e.action === 'server.start');
+    assert.match(start.actor, /^server:/);
+    const settings = typeof start.detail === 'string' ? JSON.parse(start.detail) : start.detail;
+    assert.equal(settings['intake.auth'], 'open');
+    assert.equal(settings['console.auth'], undefined, 'a default is not listed');
   } finally {
     await srv.stop();
     srv.cleanup();
