@@ -201,16 +201,14 @@ copy_out(char *dst, size_t len, const unsigned char *src)
 		snprintf(dst, len, "%s", src ? (const char *)src : "");
 }
 
+const char GIS_DISTRICT_SQL[] = "SELECT j.code, j.name, j.geometry FROM jurisdictions_rtree r "
+				"JOIN jurisdictions j ON j.id = r.id WHERE r.minx <= ?1 AND "
+				"r.maxx >= ?1 AND r.miny <= ?2 AND r.maxy >= ?2";
+
 int
-gis_district_of(sqlite3 *db, double lon, double lat, char *code, size_t codelen, char *name,
-    size_t namelen)
+gis_district_step(sqlite3_stmt *st, double lon, double lat, char *code, size_t codelen,
+    char *name, size_t namelen)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT j.code, j.name, j.geometry FROM jurisdictions_rtree r "
-				   "JOIN jurisdictions j ON j.id = r.id WHERE r.minx <= ?1 AND "
-				   "r.maxx >= ?1 AND r.miny <= ?2 AND r.maxy >= ?2", -1, &st,
-		NULL) != SQLITE_OK)
-		return -1;
 	sqlite3_bind_double(st, 1, lon);
 	sqlite3_bind_double(st, 2, lat);
 	int rc = 1, s;
@@ -226,6 +224,18 @@ gis_district_of(sqlite3 *db, double lon, double lat, char *code, size_t codelen,
 	}
 	if (s != SQLITE_ROW && s != SQLITE_DONE)
 		rc = -1;
+	sqlite3_reset(st);
+	return rc;
+}
+
+int
+gis_district_of(sqlite3 *db, double lon, double lat, char *code, size_t codelen, char *name,
+    size_t namelen)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, GIS_DISTRICT_SQL, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int rc = gis_district_step(st, lon, lat, code, codelen, name, namelen);
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -41,6 +41,14 @@ int gis_juris_import(struct sqlite3 *db, const char *text, size_t len, enum gis_
  */
 int gis_district_of(struct sqlite3 *db, double lon, double lat, char *code, size_t codelen,
     char *name, size_t namelen);
+/*
+ * The same with a statement the caller prepared from GIS_DISTRICT_SQL and
+ * keeps (a busy writer looks up every report): bound, stepped, then reset.
+ */
+struct sqlite3_stmt;
+extern const char GIS_DISTRICT_SQL[];
+int gis_district_step(struct sqlite3_stmt *st, double lon, double lat, char *code,
+    size_t codelen, char *name, size_t namelen);
 
 /*
  * All jurisdictions as a GeoJSON FeatureCollection for the map, rings

@@ -97,7 +97,7 @@ struct db_store {
 
 	/* Writer thread only. */
 	int64_t next_seq;
-	struct { const char *sql; sqlite3_stmt *s; } cache[48]; /* db_tx_stmt */
+	struct { const char *sql; sqlite3_stmt *s; } cache[64]; /* db_tx_stmt */
 	int ncache;
 	void *dsp;          /* the dispatch engine's writer state (dsp_store.c) */
 	struct hook *hooks; /* reloaded at the start of every batch */
@@ -354,7 +354,8 @@ set_district(struct db_store *st, struct incident *in)
 	free(in->district_name);
 	in->district_code = in->district_name = NULL;
 	if (in->has_position &&
-	    gis_district_of(st->db, in->lon, in->lat, code, sizeof code, name, sizeof name) == 0) {
+	    gis_district_step(db_tx_stmt(st, GIS_DISTRICT_SQL), in->lon, in->lat, code, sizeof code,
+		name, sizeof name) == 0) {
 		in->district_code = xstrdup(code);
 		in->district_name = xstrdup(name);
 	}

@@ -12,6 +12,7 @@
 #include "dsp.h"
 #include "db_store-int.h"
 #include "dsp_plan.h"
+#include "dsp_recent.h"
 #include "gis_geod.h"
 #include "srv_error.h"
 #include "srv_log.h"
@@ -22,10 +23,12 @@
 #include <string.h>
 
 #define DUP_MAX 3 /* likely duplicates linked to one new report, nearest first */
+#define DSP_RECENT_PER_CELL 256 /* newest reports kept per cell of the duplicate index */
 
 struct dup_candidate {
 	int64_t id;
 	double d, gap;
+	double lon, lat;
 };
 
 struct dsp_writer {
@@ -34,6 +37,8 @@ struct dsp_writer {
 	const struct dsp_plan *plan;
 	struct dup_candidate dup[DUP_MAX];
 	int ndup;
+	struct dsp_recent *recent; /* recent reports by place, for the duplicate search */
+	unsigned recent_adds;
 };
 
 static struct dsp_writer *
@@ -52,6 +57,7 @@ dsp_tx_free(void *state)
 	if (w == NULL)
 		return;
 	dsp_plans_free(w->plans);
+	dsp_recent_free(w->recent);
 	free(w);
 }
 
@@ -350,19 +356,25 @@ compatible(int a, int b)
 }
 
 /*
- * Candidates: the newest incidents in the box, walking ids down from the
- * newest to the first one created inside the window (ids grow with creation
- * time), so the cost is bounded by the reports of the last window, and a
- * place that keeps calling stops the walk after 20 hits.
+ * Candidates come from the writer's in-memory index of recent reports by
+ * place (dsp_recent.h): the reports of the window inside a box around the
+ * new one, newest first, whatever else the window holds elsewhere in the
+ * city. Each is then checked against its row (still open, not merged; its
+ * position and category as stored now), so the index may hold reports that
+ * were closed, or rolled back, since.
  */
 static const char SQL_WINDOW_START[] =
     "SELECT coalesce((SELECT id FROM incidents WHERE created_at>=?1 ORDER BY created_at LIMIT 1),"
     " 9223372036854775807)";
-static const char SQL_NEAR[] =
-    "SELECT id, lon, lat, reported_at, category FROM incidents"
-    " WHERE id>=?1 AND id<>?2 AND lon BETWEEN ?3 AND ?4 AND lat BETWEEN ?5 AND ?6"
+static const char SQL_RECENT_LOAD[] =
+    "SELECT id, lon, lat, created_at, reported_at, category FROM incidents"
+    " WHERE id>=?1 AND lon IS NOT NULL AND lat IS NOT NULL"
     " AND status NOT IN ('resolved','closed','cancelled','unfounded') AND merged_into IS NULL"
-    " ORDER BY id DESC LIMIT 8";
+    " ORDER BY id";
+static const char SQL_DUP_CHECK[] =
+    "SELECT lon, lat, reported_at, category FROM incidents"
+    " WHERE id=?1 AND lon IS NOT NULL AND lat IS NOT NULL"
+    " AND status NOT IN ('resolved','closed','cancelled','unfounded') AND merged_into IS NULL";
 static const char SQL_LINK_PUT[] =
     "INSERT INTO links (a, b, kind, distance_m, gap_s, created_at, actor)"
     " VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (a, b) DO UPDATE SET kind=excluded.kind,"
@@ -410,10 +422,69 @@ cmp_dup(const void *x, const void *y)
 	return a->d < b->d ? -1 : a->d > b->d ? 1 : (a->id < b->id) - (a->id > b->id);
 }
 
+/* Reports created before this are outside the duplicate window (reported_at may lag a little). */
+static int64_t
+window_start(const struct db_store_opts *o, int64_t now)
+{
+	return now - o->dup_window_us - 600 * INT64_C(1000000);
+}
+
+/* The box half-height, in degrees of latitude, a little larger than the radius. */
+static double
+box_dlat(const struct db_store_opts *o)
+{
+	return o->dup_radius_m / 111000.0 * 1.1;
+}
+
+/*
+ * The index of recent reports, built from the store at the writer's first
+ * report (so a restart finds the duplicates of reports taken before it).
+ * Cells are as wide as the box, so a query looks at a handful of them.
+ */
+static struct dsp_recent *
+recent_index(struct db_store *st, struct dsp_writer *w, int64_t now)
+{
+	if (w->recent)
+		return w->recent;
+	const struct db_store_opts *o = db_tx_opts(st);
+	w->recent = dsp_recent_new(fmax(2 * box_dlat(o), 0.001), DSP_RECENT_PER_CELL);
+	sqlite3_stmt *s = db_tx_stmt(st, SQL_WINDOW_START);
+	sqlite3_bind_int64(s, 1, window_start(o, now));
+	int64_t first = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : INT64_MAX;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	s = db_tx_stmt(st, SQL_RECENT_LOAD);
+	sqlite3_bind_int64(s, 1, first);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct dsp_recent_hit h = { sqlite3_column_int64(s, 0), sqlite3_column_double(s, 1),
+			sqlite3_column_double(s, 2), sqlite3_column_int64(s, 3),
+			sqlite3_column_int64(s, 4),
+			(int)inc_category_parse((const char *)sqlite3_column_text(s, 5)) };
+		dsp_recent_add(w->recent, &h);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return w->recent;
+}
+
+/* A new open report with a position joins the index; now and then the window moves on. */
+static void
+recent_add(struct db_store *st, struct dsp_writer *w, const struct incident *in, int64_t now)
+{
+	const struct db_store_opts *o = db_tx_opts(st);
+	if (!in->has_position || inc_status_is_final(in->status) || o->dup_radius_m <= 0)
+		return;
+	struct dsp_recent_hit h = { in->id, in->lon, in->lat, now, in->reported_at, (int)in->category };
+	dsp_recent_add(recent_index(st, w, now), &h);
+	if (++w->recent_adds % 1024 == 0)
+		dsp_recent_expire(w->recent, window_start(o, now));
+}
+
 /*
  * The likely duplicates of a new report: open incidents of a compatible
  * category within dup_radius_m and dup_window_us, the nearest DUP_MAX of them
- * (ranked by haversine; the geodesic distance is computed for those kept).
+ * among the newest 8 that qualify (ranked by haversine; the geodesic distance
+ * is computed for those kept).
  */
 static int
 find_duplicates(struct db_store *st, struct dsp_writer *w, const struct incident *in, int64_t now)
@@ -422,53 +493,49 @@ find_duplicates(struct db_store *st, struct dsp_writer *w, const struct incident
 	w->ndup = 0;
 	if (!in->has_position || inc_status_is_final(in->status) || o->dup_radius_m <= 0)
 		return 0;
-	/* A box a little larger than the radius. */
-	double dlat = o->dup_radius_m / 111000.0 * 1.1;
+	double dlat = box_dlat(o);
 	double dlon = dlat / fmax(cos(in->lat * M_PI / 180), 0.05);
-	sqlite3_stmt *s = db_tx_stmt(st, SQL_WINDOW_START);
-	/* created_at is when the centre received it; reported_at may lag a little */
-	sqlite3_bind_int64(s, 1, now - o->dup_window_us - 600 * INT64_C(1000000));
-	int64_t first = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : INT64_MAX;
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	s = db_tx_stmt(st, SQL_NEAR);
-	sqlite3_bind_int64(s, 1, first);
-	sqlite3_bind_int64(s, 2, in->id);
-	sqlite3_bind_double(s, 3, in->lon - dlon);
-	sqlite3_bind_double(s, 4, in->lon + dlon);
-	sqlite3_bind_double(s, 5, in->lat - dlat);
-	sqlite3_bind_double(s, 6, in->lat + dlat);
+	struct dsp_recent_hit hit[32];
+	int nh = dsp_recent_query(recent_index(st, w, now), in->lon - dlon, in->lon + dlon,
+	    in->lat - dlat, in->lat + dlat, window_start(o, now), hit, 32);
 	struct dup_candidate c[8];
-	double lon[8], lat[8];
-	int nc = 0, rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && nc < 8) {
-		if (!compatible((int)in->category,
-			inc_category_parse((const char *)sqlite3_column_text(s, 4))))
+	int nc = 0, rc = SQLITE_DONE;
+	sqlite3_stmt *s = db_tx_stmt(st, SQL_DUP_CHECK);
+	for (int i = 0; i < nh && nc < 8; i++) {
+		if (hit[i].id == in->id || !compatible((int)in->category, hit[i].category))
 			continue;
-		lon[nc] = sqlite3_column_double(s, 1);
-		lat[nc] = sqlite3_column_double(s, 2);
-		/* haversine is within 0.5% of the geodesic: a margin keeps borderline ones */
-		double d = gis_haversine(in->lon, in->lat, lon[nc], lat[nc]);
-		double gap = fabs((double)(in->reported_at - sqlite3_column_int64(s, 3))) / 1e6;
-		if (d <= o->dup_radius_m * 1.01 && gap * 1e6 <= (double)o->dup_window_us) {
-			c[nc].id = sqlite3_column_int64(s, 0);
-			c[nc].d = d;
-			c[nc].gap = gap;
-			nc++;
+		sqlite3_bind_int64(s, 1, hit[i].id);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW &&
+		    compatible((int)in->category,
+			inc_category_parse((const char *)sqlite3_column_text(s, 3)))) {
+			c[nc].lon = sqlite3_column_double(s, 0);
+			c[nc].lat = sqlite3_column_double(s, 1);
+			/* haversine is within 0.5% of the geodesic: a margin keeps borderline ones */
+			double d = gis_haversine(in->lon, in->lat, c[nc].lon, c[nc].lat);
+			double gap = fabs((double)(in->reported_at - sqlite3_column_int64(s, 2))) / 1e6;
+			if (d <= o->dup_radius_m * 1.01 && gap * 1e6 <= (double)o->dup_window_us) {
+				c[nc].id = hit[i].id;
+				c[nc].d = d;
+				c[nc].gap = gap;
+				nc++;
+			}
 		}
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			break;
 	}
-	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return -1;
 	for (int i = 0; i < nc; i++) /* exact distances for the ranking's close calls too */
 		if (c[i].d > o->dup_radius_m * 0.98)
-			c[i].d = gis_geod_inverse(in->lon, in->lat, lon[i], lat[i], NULL, NULL);
+			c[i].d = gis_geod_inverse(in->lon, in->lat, c[i].lon, c[i].lat, NULL, NULL);
 	qsort(c, (size_t)nc, sizeof c[0], cmp_dup);
 	for (int i = 0; i < nc && w->ndup < DUP_MAX; i++) {
 		if (c[i].d > o->dup_radius_m)
 			continue;
-		c[i].d = gis_geod_inverse(in->lon, in->lat, lon[i], lat[i], NULL, NULL);
+		c[i].d = gis_geod_inverse(in->lon, in->lat, c[i].lon, c[i].lat, NULL, NULL);
 		w->dup[w->ndup++] = c[i];
 	}
 	return 0;
@@ -544,6 +611,7 @@ dsp_tx_created(struct db_store *st, struct db_req *r, struct incident *in, int64
 			return rc;
 	w->plan = NULL;
 	w->ndup = 0;
+	recent_add(st, w, in, now);
 	return db_tx_incident_event(st, r, "incident.created", in, NULL, now);
 }
 

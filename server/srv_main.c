@@ -457,6 +457,11 @@ cmd_journal(struct srv_config *cfg, long long after, long long limit)
 int
 main(int argc, char **argv)
 {
+	/*
+	 * No allocation statistics: with them every SQLite malloc and free takes
+	 * a global mutex, which the writer and the readers then contend for.
+	 */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -41,14 +41,29 @@ function init(args)
     wrk.headers["Authorization"] = "Bearer " .. args[2]
   end
   prefix = '{"line":"119","ext_ref":"' .. tag .. "-" .. id .. "-"
+  hotspot = args[3] == "hotspot"
+  rng = id * 7919
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
 end
 
+-- Where the reports are: spread over central Guangzhou (a 30 km x 22 km box,
+-- positions from a per-thread pseudo-random sequence), as a city's calls are;
+-- or, with args[3] == "hotspot", all at one spot, the worst case for the
+-- likely-duplicate search (every report links its nearest predecessors).
+local hotspot = false
+local rng = 0
+
 function request()
   counter = counter + 1
+  local lon, lat = 113.32, 23.13
+  if not hotspot then
+    rng = (rng * 1103515245 + 12345) % 2147483648
+    lon = 113.18 + (rng % 30000) / 100000
+    lat = 23.02 + (math.floor(rng / 30000) % 22000) / 100000
+  end
   local body = prefix .. counter ..
-    '","category":"accident","priority":1,"title":"居民楼火灾","lon":113.32,"lat":23.13}'
+    string.format('","category":"accident","priority":1,"title":"居民楼火灾","lon":%.5f,"lat":%.5f}', lon, lat)
   return wrk.format(nil, "/api/v1/intake/json", nil, body)
 end
 

@@ -14,6 +14,8 @@
 #   CONNECTIONS=64    concurrent HTTP connections (try 256 too)
 #   THREADS=2         wrk threads (capped at CONNECTIONS)
 #   TARGET=5          pass when acks/s >= TARGET x raw fdatasync/s
+#   SPOT=city         city: reports spread over central Guangzhou; hotspot: all at
+#                     one spot (the worst case for the likely-duplicate search)
 #   BUILD=<repo>/build                 where server/liandong and bench/ingest/fsync_probe are
 #   DATA=<repo>/build/bench-ingest     parent folder; a fresh run.XXXXXX folder is made in it
 #                                      (keep it on the disk you want to measure)
@@ -35,12 +37,14 @@ BUILD=${BUILD:-$root/build}
 DATA=${DATA:-$root/build/bench-ingest}
 CONSOLE=${CONSOLE:-$root/web-console}
 KEEP=${KEEP:-0}
+SPOT=${SPOT:-city}
 
 die() { echo "bench/ingest: $*" >&2; exit 2; }
 
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive number"
 [[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive number"
+[[ $SPOT == city || $SPOT == hotspot ]] || die "SPOT must be city or hotspot"
 [[ $TARGET =~ ^[0-9]+([.][0-9]+)?$ ]] || die "TARGET must be a number"
 if ((THREADS > CONNECTIONS)); then THREADS=$CONNECTIONS; fi
 
@@ -123,7 +127,7 @@ raw_before=$(probe_rate)
 scrape "$run/metrics.before"
 set +e
 wrk_out=$(cd "$here" && wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --timeout 10s \
-	-s intake.lua "$url" -- "ingest-$$-$(date +%s)" "$token" 2>&1)
+	-s intake.lua "$url" -- "ingest-$$-$(date +%s)" "$token" "$SPOT" 2>&1)
 wrk_rc=$?
 set -e
 kill -0 "$pid" 2>/dev/null || fail_server "died during the load"
@@ -178,7 +182,7 @@ awk -v raw_before="$raw_before" -v raw_after="$raw_after" -v psecs="$probe_secs"
 	-v commits="$d_commits" -v reqs="$d_requests" -v created="$d_created" \
 	-v client_created="$created" -v non201="$non201" -v errors="$errors" \
 	-v statuses="$statuses" -v bmax="$batch_max" -v p50="$p50" -v p99="$p99" \
-	-v dur="$DURATION" -v conns="$CONNECTIONS" -v threads="$THREADS" -v dir="$run/db" '
+	-v dur="$DURATION" -v conns="$CONNECTIONS" -v threads="$THREADS" -v dir="$run/db" -v spot="$SPOT" '
 function commas(x,   s, r) {
 	s = sprintf("%.0f", x); r = ""
 	while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
@@ -188,7 +192,7 @@ BEGIN {
 	raw = raw_before > raw_after ? raw_before : raw_after
 	ratio = raw > 0 ? acks / raw : 0
 	pass = ratio >= target
-	printf "bench/ingest  (duration %d s, %d connections, %d wrk threads, same disk: %s)\n", dur, conns, threads, dir
+	printf "bench/ingest  (duration %d s, %d connections, %d wrk threads, reports: %s, same disk: %s)\n", dur, conns, threads, spot, dir
 	printf "raw fdatasync (4 KiB append)     %9s /s   (higher of %s before and %s after the load, %d s each)\n",
 		commas(raw), commas(raw_before), commas(raw_after), psecs
 	printf "durable acks over HTTP           %9s /s   = %.1fx raw fdatasync   (target >= %gx: %s)\n",

@@ -190,6 +190,39 @@ test('two reports 150 m and 3 minutes apart: the second is a likely duplicate; a
   }
 });
 
+test('likely duplicates: found after a restart, not among closed incidents, and still found in a busy city', async () => {
+  const dataDir = tempDir('dupidx');
+  let srv = await startServer({ dataDir });
+  try {
+    const a = (await srv.post('/api/v1/intake/json', report('IDX-A'))).json.incident;
+    const closed = (await srv.post('/api/v1/intake/json', report('IDX-C', { lon: 113.3600, lat: 23.1200 }))).json.incident;
+    await patch(srv, closed.id, 1, { status: 'cancelled' });
+    assert.equal((await srv.stop()).code, 0);
+    // The index is the writer's memory: a restarted server builds it from the store.
+    srv = await startServer({ dataDir });
+    const [lon, lat] = north(a.lon, a.lat, 100);
+    const b = (await srv.post('/api/v1/intake/json', report('IDX-B', { lon, lat }))).json.incident;
+    assert.deepEqual(b.links.map((l) => l.incident), [a.id], 'the report taken before the restart');
+    // A cancelled incident is no duplicate candidate, before or after a restart.
+    const [clon, clat] = north(113.3600, 23.1200, 50);
+    const c2 = (await srv.post('/api/v1/intake/json', report('IDX-C2', { lon: clon, lat: clat }))).json.incident;
+    assert.equal(c2.links.length, 0, JSON.stringify(c2.links));
+    // 600 reports elsewhere in the city (none within 300 m of the next one), then one
+    // beside A: the search still finds A and B, nearest first.
+    for (let i = 0; i < 600; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => srv.post('/api/v1/intake/json',
+        report(`IDX-N${i + k}`, { lon: 113.20 + ((i + k) % 30) * 0.008, lat: 23.00 + Math.floor((i + k) / 30) * 0.005 }))));
+    }
+    const [dlon, dlat] = north(a.lon, a.lat, 40);
+    const d = (await srv.post('/api/v1/intake/json', report('IDX-D', { lon: dlon, lat: dlat }))).json.incident;
+    assert.deepEqual(d.links.map((l) => l.incident), [a.id, b.id]);
+    assert.ok(Math.abs(d.links[0].distance_m - 40) < 1, JSON.stringify(d.links));
+  } finally {
+    await srv.stop();
+    srv.cleanup();
+  }
+});
+
 test('an incident left new escalates when its deadline passes, even across a restart', async () => {
   const dataDir = tempDir('esc');
   const args = ['--set', 'dispatch.ack_p1=5', '--set', 'dispatch.ack_p2=3600'];
