@@ -21,6 +21,7 @@
 #include "gw_xml-int.h"
 #include "gis_coord.h"
 #include "srv_error.h"
+#include "srv_json.h"
 #include "srv_util.h"
 
 #include <jansson.h>
@@ -265,7 +266,7 @@ gw_details_fit(json_t *details, const char *what, char **out, char **cause)
 			shrink(details, stages[i][0], stages[i][1], 1);
 			json_object_set_new(details, "truncated", json_true());
 		}
-		char *s = json_dumps(details, SRV_JSON_FLAGS);
+		char *s = srv_json_dump(details, NULL);
 		if (s == NULL)
 			abort();
 		if (strlen(s) <= INC_DETAILS_MAX) {

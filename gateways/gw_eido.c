@@ -18,6 +18,7 @@
 #include "gw_xml-int.h"
 #include "gis_coord.h"
 #include "srv_error.h"
+#include "srv_json.h"
 #include "srv_util.h"
 
 #include <jansson.h>
@@ -1503,7 +1504,7 @@ eido_render(const struct gw_host *host, const struct incident *inc, char **out, 
 	export_links(doc, prev, base, ts);
 	json_object_set_new(doc, "@context", json_pack("{s:s}", "@vocab", EIDO_CONTEXT));
 
-	*out = json_dumps(doc, SRV_JSON_FLAGS);
+	*out = srv_json_dump(doc, NULL);
 	json_decref(doc);
 	json_decref(prev);
 	free(iti);

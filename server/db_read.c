@@ -4,6 +4,7 @@
 #include "hub.h"
 #include "incident.h"
 #include "srv_error.h"
+#include "srv_json.h"
 #include "srv_util.h"
 
 #include <jansson.h>
@@ -122,7 +123,7 @@ fail_sql(struct db_query *q, sqlite3 *db)
 static void
 set_body(struct db_query *q, json_t *j)
 {
-	q->body = json_dumps(j, SRV_JSON_FLAGS);
+	q->body = srv_json_dump(j, NULL);
 	q->body_len = strlen(q->body);
 	json_decref(j);
 }

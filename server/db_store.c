@@ -13,6 +13,7 @@
 #include "gis_juris.h"
 #include "srv_error.h"
 #include "srv_log.h"
+#include "srv_json.h"
 #include "srv_util.h"
 
 #include <jansson.h>
@@ -282,7 +283,7 @@ db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t inc
 	json_object_set_new(ev, "actor", json_string(r->actor));
 	json_object_update(ev, body);
 	json_decref(body);
-	char *frame = json_dumps(ev, SRV_JSON_FLAGS);
+	char *frame = srv_json_dump(ev, NULL);
 	json_decref(ev);
 
 	sqlite3_stmt *s = st->st[S_JOURNAL];

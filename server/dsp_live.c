@@ -17,6 +17,7 @@
 #include "hub.h"
 #include "srv_error.h"
 #include "srv_log.h"
+#include "srv_json.h"
 #include "srv_util.h"
 
 #include <math.h>
@@ -263,7 +264,7 @@ on_flush(uv_timer_t *t)
 	json_object_foreach(by_agency, agency, list) {
 		json_t *f = json_pack("{s:s, s:s, s:O}", "type", "positions", "agency", agency, "units",
 		    list);
-		char *text = json_dumps(f, SRV_JSON_FLAGS);
+		char *text = srv_json_dump(f, NULL);
 		char *scope = xasprintf("%s|", agency);
 		hub_broadcast(l->srv->hub, text, strlen(text), scope);
 		free(scope);

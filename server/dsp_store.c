@@ -16,6 +16,7 @@
 #include "gis_geod.h"
 #include "srv_error.h"
 #include "srv_log.h"
+#include "srv_json.h"
 #include "srv_util.h"
 
 #include <math.h>
@@ -203,7 +204,7 @@ set_render(struct incident *in, json_t *tasks, json_t *units, json_t *links,
 {
 	json_t *d = json_pack("{s:o, s:o, s:o}", "tasks", tasks, "units", units, "links", links);
 	free(in->dispatch);
-	in->dispatch = json_dumps(d, SRV_JSON_FLAGS);
+	in->dispatch = srv_json_dump(d, NULL);
 	json_decref(in->dispatch_json);
 	in->dispatch_json = d; /* kept: the event and the answer need not parse the text again */
 	free(in->scope);
@@ -371,10 +372,10 @@ static const char SQL_RECENT_LOAD[] =
     " WHERE id>=?1 AND lon IS NOT NULL AND lat IS NOT NULL"
     " AND status NOT IN ('resolved','closed','cancelled','unfounded') AND merged_into IS NULL"
     " ORDER BY id";
+/* (The status is judged in C: a NOT IN list costs SQLite a temporary table per run.) */
 static const char SQL_DUP_CHECK[] =
-    "SELECT lon, lat, reported_at, category FROM incidents"
-    " WHERE id=?1 AND lon IS NOT NULL AND lat IS NOT NULL"
-    " AND status NOT IN ('resolved','closed','cancelled','unfounded') AND merged_into IS NULL";
+    "SELECT lon, lat, reported_at, category, status FROM incidents"
+    " WHERE id=?1 AND lon IS NOT NULL AND lat IS NOT NULL AND merged_into IS NULL";
 static const char SQL_LINK_PUT[] =
     "INSERT INTO links (a, b, kind, distance_m, gap_s, created_at, actor)"
     " VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (a, b) DO UPDATE SET kind=excluded.kind,"
@@ -507,6 +508,8 @@ find_duplicates(struct db_store *st, struct dsp_writer *w, const struct incident
 		sqlite3_bind_int64(s, 1, hit[i].id);
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW &&
+		    !inc_status_is_final((enum inc_status)inc_status_parse(
+			(const char *)sqlite3_column_text(s, 4))) &&
 		    compatible((int)in->category,
 			inc_category_parse((const char *)sqlite3_column_text(s, 3)))) {
 			c[nc].lon = sqlite3_column_double(s, 0);

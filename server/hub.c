@@ -4,6 +4,7 @@
 #include "incident.h"
 #include "srv_error.h"
 #include "srv_log.h"
+#include "srv_json.h"
 #include "srv_util.h"
 
 #include <jansson.h>
@@ -153,7 +154,7 @@ msg_unref(struct hub_msg *m)
 static struct hub_msg *
 msg_json(json_t *j)
 {
-	char *s = json_dumps(j, SRV_JSON_FLAGS);
+	char *s = srv_json_dump(j, NULL);
 	json_decref(j);
 	struct hub_msg *m = msg_new(0, s, strlen(s));
 	free(s);
@@ -739,7 +740,7 @@ presence_broadcast(struct hub *h, int64_t incident)
 			    "user", o->user[0] ? o->user : o->peer, "state", o->presence_state));
 	json_t *f = json_pack("{s:s, s:I, s:o}", "type", "presence", "incident", (json_int_t)incident,
 	    "viewers", who);
-	char *text = json_dumps(f, SRV_JSON_FLAGS);
+	char *text = srv_json_dump(f, NULL);
 	json_decref(f);
 	hub_broadcast(h, text, strlen(text), NULL);
 	free(text);

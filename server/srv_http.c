@@ -13,6 +13,7 @@
 #include "srv_error.h"
 #include "srv_log.h"
 #include "srv_peers.h"
+#include "srv_json.h"
 #include "srv_util.h"
 
 #include <libwebsockets.h>
@@ -119,7 +120,7 @@ srv_reply(struct srv_req *req, int status, char *json_text)
 void
 srv_reply_json(struct srv_req *req, int status, json_t *body)
 {
-	char *s = json_dumps(body, SRV_JSON_FLAGS);
+	char *s = srv_json_dump(body, NULL);
 	json_decref(body);
 	srv_reply(req, status, s);
 }

@@ -104,20 +104,60 @@ srv_mono_ns(void)
 void
 srv_fmt_time(int64_t us, int micro, char *buf, size_t len)
 {
-	time_t secs = (time_t)(us / 1000000);
-	int64_t frac = us % 1000000;
+	int64_t secs = us / 1000000, frac = us % 1000000;
 	if (frac < 0) {
 		frac += 1000000;
 		secs -= 1;
 	}
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	if (micro)
-		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
-	else
-		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(frac / 1000));
+	int64_t days = secs / 86400, sod = secs % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days -= 1;
+	}
+	/*
+	 * The civil date of a day count (days since 1970-01-01) in the proleptic
+	 * Gregorian calendar, by 400-year eras starting on March 1st, so that
+	 * the leap day ends its year. gmtime and a seven-field snprintf cost more
+	 * than the rest of an incident's rendering together.
+	 */
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;                                      /* 0..146096 */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* 0..365 */
+	int64_t mp = (5 * doy + 2) / 153;                                    /* 0..11, March first */
+	int day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	int month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	int64_t year = yoe + era * 400 + (month <= 2);
+	size_t need = micro ? 28 : 25;
+	if (year < 0 || year > 9999 || len < need) {
+		snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d.%0*dZ", (long long)year, month, day,
+		    (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), micro ? 6 : 3,
+		    (int)(micro ? frac : frac / 1000));
+		return;
+	}
+	char *p = buf;
+	int fields[6] = { (int)year, month, day, (int)(sod / 3600), (int)(sod / 60 % 60),
+		(int)(sod % 60) };
+	static const char sep[6] = { '-', '-', 'T', ':', ':', '.' };
+	for (int i = 0; i < 6; i++) {
+		int v = fields[i];
+		if (i == 0) {
+			*p++ = (char)('0' + v / 1000);
+			*p++ = (char)('0' + v / 100 % 10);
+		}
+		*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = sep[i];
+	}
+	int f = (int)(micro ? frac : frac / 1000);
+	for (int i = micro ? 5 : 2; i >= 0; i--) {
+		p[i] = (char)('0' + f % 10);
+		f /= 10;
+	}
+	p += micro ? 6 : 3;
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 static int
