@@ -112,6 +112,45 @@ reply_stale(struct srv_req *req, const struct db_req *r)
 	srv_reply_json(req, 412, json_pack("{s:o, s:o}", "error", e, "current", inc_to_json(&r->inc)));
 }
 
+/*
+ * The text of incident id inside a journal frame the writer made
+ * ({"type":"event",...,"incident":{"id":N,...},...}): 1 with its span, 0 when
+ * the frame holds no such object. A raw `,"incident":{` cannot occur inside
+ * a JSON string (its quote would be escaped), so the first one is the key
+ * of the frame itself; the object ends at the brace that closes it.
+ */
+static int
+frame_incident(const char *frame, size_t len, int64_t id, const char **out, size_t *out_len)
+{
+	static const char key[] = ",\"incident\":{";
+	const char *p = frame ? memmem(frame, len, key, sizeof key - 1) : NULL;
+	if (p == NULL)
+		return 0;
+	const char *start = p + sizeof key - 2, *end = frame + len;
+	char head[40];
+	int hn = snprintf(head, sizeof head, "{\"id\":%lld,", (long long)id);
+	if (end - start < hn || memcmp(start, head, (size_t)hn) != 0)
+		return 0;
+	int depth = 0, in_str = 0;
+	for (const char *q = start; q < end; q++) {
+		if (in_str) {
+			if (*q == '\\')
+				q++;
+			else if (*q == '"')
+				in_str = 0;
+		} else if (*q == '"') {
+			in_str = 1;
+		} else if (*q == '{' || *q == '[') {
+			depth++;
+		} else if ((*q == '}' || *q == ']') && --depth == 0) {
+			*out = start;
+			*out_len = (size_t)(q + 1 - start);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static void
 write_done(struct db_req *r)
 {
@@ -140,14 +179,24 @@ write_done(struct db_req *r)
 		int created = r->op == DB_OP_CREATE && !r->existed && !r->updated_report;
 		/* result: created, duplicate (a retry), updated (a later version, an update or cancel). */
 		const char *result = created ? "created" : r->existed ? "duplicate" : "updated";
-		json_t *o = json_pack("{s:o, s:s, s:b, s:I, s:s}", "incident", inc_to_json(&r->inc),
-		    "result", result, "duplicate", r->existed, "seq", (json_int_t)r->seq, "committed_at",
-		    when);
 		snprintf(req->etag, sizeof req->etag, "\"%lld\"", (long long)r->inc.version);
 		if (created)
 			snprintf(req->location, sizeof req->location, "/api/v1/incidents/%lld",
 			    (long long)r->inc.id);
-		srv_reply_json(req, created ? 201 : 200, o);
+		const char *inc_text;
+		size_t inc_len;
+		if (created && frame_incident(r->frame, r->frame_len, r->inc.id, &inc_text, &inc_len)) {
+			/* The incident as the writer rendered it for the journal: not rendered twice. */
+			char *body = xasprintf("{\"incident\":%.*s,\"result\":\"created\",\"duplicate\":false,"
+					       "\"seq\":%lld,\"committed_at\":\"%s\"}",
+			    (int)inc_len, inc_text, (long long)r->seq, when);
+			srv_reply(req, 201, body);
+		} else {
+			json_t *o = json_pack("{s:o, s:s, s:b, s:I, s:s}", "incident",
+			    inc_to_json(&r->inc), "result", result, "duplicate", r->existed, "seq",
+			    (json_int_t)r->seq, "committed_at", when);
+			srv_reply_json(req, created ? 201 : 200, o);
+		}
 	}
 	db_req_free(r);
 }

@@ -22,6 +22,17 @@ test('posted incident reaches a console with its seq, and resume replays exactly
     assert.equal(ev.incident.id, r.json.incident.id);
     assert.equal(ev.incident.ext_ref, 'LP-1');
     assert.equal(ev.actor, 'gateway:json');
+    // The 201 answer carries the incident exactly as committed: as the event and as GET show it.
+    assert.deepEqual(r.json.incident, ev.incident);
+    assert.deepEqual(r.json.incident, (await srv.get(`/api/v1/incidents/${r.json.incident.id}`)).json);
+    assert.deepEqual(Object.keys(r.json), ['incident', 'result', 'duplicate', 'seq', 'committed_at']);
+    assert.equal(r.json.result, 'created');
+    assert.equal(r.json.duplicate, false);
+    // A retry is answered 200 duplicate with the same incident.
+    const again = await srv.post('/api/v1/intake/json', report('LP-1'));
+    assert.equal(again.status, 200);
+    assert.equal(again.json.result, 'duplicate');
+    assert.deepEqual(again.json.incident, r.json.incident);
 
     // The console goes away at seq 1; 40 changes happen (more than the ring of 16,
     // so part of the catch-up comes from journal pages on disk).
