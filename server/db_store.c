@@ -321,13 +321,6 @@ db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t inc
 }
 
 /* The scope of an incident's events: its agencies, "|", its district. */
-static char *
-incident_scope(const struct incident *in)
-{
-	return xasprintf("%s|%s", in->scope ? in->scope : inc_line_name(in->line),
-	    in->district_code ? in->district_code : "");
-}
-
 int
 db_tx_incident_event(struct db_store *st, struct db_req *r, const char *kind,
     const struct incident *in, json_t *changed, int64_t now)
@@ -336,7 +329,7 @@ db_tx_incident_event(struct db_store *st, struct db_req *r, const char *kind,
 	json_object_set_new(body, "incident", inc_to_json(in));
 	if (changed)
 		json_object_set_new(body, "changed", changed);
-	char *scope = incident_scope(in);
+	char *scope = inc_scope_key(in);
 	int rc = db_tx_event(st, r, kind, in->id, scope, inc_line_name(in->line), body, now);
 	free(scope);
 	return rc;

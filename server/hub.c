@@ -60,6 +60,9 @@ struct hub_console {
 	int64_t session_expires;
 	int64_t presence_incident;
 	char presence_state[16];
+	char *presence_scope;      /* the incident's scope: who may see this console's presence */
+	int64_t presence_asked;    /* incident of the presence awaiting its scope from the store */
+	char presence_asked_state[16];
 
 	struct hub_console *prev, *next;
 };
@@ -264,6 +267,7 @@ console_unref(struct hub_console *c)
 	free(c->q);
 	db_query_free(c->page);
 	free(c->rx);
+	free(c->presence_scope);
 	free(c);
 }
 
@@ -284,7 +288,7 @@ cut_to_catchup(struct hub_console *c, const char *reason)
 }
 
 static int write_msg(struct hub_console *c, const unsigned char *text, size_t len);
-static void presence_broadcast(struct hub *h, int64_t incident);
+static void presence_broadcast(struct hub *h, int64_t incident, const char *scope);
 
 void
 hub_publish(void *arg, int64_t seq, const char *frame, size_t len, const char *scope)
@@ -427,7 +431,7 @@ hub_console_gone(struct hub_console *c)
 	c->wsi = NULL;
 	h->st.consoles--;
 	if (c->presence_incident)
-		presence_broadcast(h, c->presence_incident);
+		presence_broadcast(h, c->presence_incident, c->presence_scope);
 	console_unref(c);
 }
 
@@ -730,8 +734,13 @@ on_hello(struct hub_console *c, json_t *msg)
 }
 
 /* Who is viewing or editing one incident, to every live console (not journaled). */
+/*
+ * Who has the incident open goes to the consoles that may see the incident
+ * (its scope), like the incident's own events: a dispatcher does not learn
+ * of another agency's incident, or who works on it, through presence.
+ */
 static void
-presence_broadcast(struct hub *h, int64_t incident)
+presence_broadcast(struct hub *h, int64_t incident, const char *scope)
 {
 	json_t *who = json_array();
 	for (struct hub_console *o = h->consoles; o; o = o->next)
@@ -740,10 +749,51 @@ presence_broadcast(struct hub *h, int64_t incident)
 			    "user", o->user[0] ? o->user : o->peer, "state", o->presence_state));
 	json_t *f = json_pack("{s:s, s:I, s:o}", "type", "presence", "incident", (json_int_t)incident,
 	    "viewers", who);
-	char *text = srv_json_dump(f, NULL);
+	size_t len;
+	char *text = srv_json_dump(f, &len);
 	json_decref(f);
-	hub_broadcast(h, text, strlen(text), NULL);
+	hub_broadcast(h, text, len, scope);
 	free(text);
+}
+
+/* Move c's presence to incident (0: none) with state, whose scope is scope (stolen). */
+static void
+presence_set(struct hub_console *c, int64_t incident, const char *state, char *scope)
+{
+	int64_t before = c->presence_incident;
+	char *before_scope = c->presence_scope;
+	c->presence_incident = incident;
+	c->presence_scope = scope;
+	snprintf(c->presence_state, sizeof c->presence_state, "%s", incident ? state : "");
+	if (before && before != incident)
+		presence_broadcast(c->hub, before, before_scope);
+	if (incident)
+		presence_broadcast(c->hub, incident, scope);
+	free(before_scope);
+}
+
+/* The store says what the announced incident concerns: check, then announce. */
+static void
+presence_scope_done(struct db_query *q)
+{
+	struct hub_console *c = q->udata;
+	if (c->wsi && c->presence_asked == q->id) {
+		c->presence_asked = 0;
+		if (q->err) {
+			send_error(c, q->err == SRV_E_NOT_FOUND ? "not_found" : "store_error",
+			    q->err == SRV_E_NOT_FOUND ? "no such incident" : "the store could not answer");
+		} else {
+			char *scope = inc_scope_key(&q->inc);
+			if (c->filtered && !hub_scope_visible(scope, &c->filter)) {
+				send_error(c, "not_your_agency", "this incident does not concern your agency");
+				free(scope);
+			} else {
+				presence_set(c, q->id, c->presence_asked_state, scope);
+			}
+		}
+	}
+	db_query_free(q);
+	console_unref(c);
 }
 
 static void
@@ -757,19 +807,32 @@ on_presence(struct hub_console *c, json_t *msg)
 		    "presence needs incident (an id) and state (viewing, editing or left)");
 		return;
 	}
-	int64_t before = c->presence_incident, now = json_integer_value(inc);
+	int64_t id = json_integer_value(inc);
 	if (strcmp(state, "left") == 0) {
-		if (before != now)
-			return;
-		c->presence_incident = 0;
-		c->presence_state[0] = '\0';
-	} else {
-		c->presence_incident = now;
-		snprintf(c->presence_state, sizeof c->presence_state, "%s", state);
+		if (c->presence_asked == id)
+			c->presence_asked = 0;
+		if (c->presence_incident == id)
+			presence_set(c, 0, "", NULL);
+		return;
 	}
-	if (before && before != c->presence_incident)
-		presence_broadcast(c->hub, before);
-	presence_broadcast(c->hub, now);
+	if (c->presence_incident == id) { /* the scope is known: only the state changes */
+		snprintf(c->presence_state, sizeof c->presence_state, "%s", state);
+		presence_broadcast(c->hub, id, c->presence_scope);
+		return;
+	}
+	/* A new incident: what it concerns comes from the store (a read off the loop). */
+	c->presence_asked = id;
+	snprintf(c->presence_asked_state, sizeof c->presence_asked_state, "%s", state);
+	struct db_query *q = db_query_new(DBQ_GET);
+	q->id = id;
+	q->udata = c;
+	q->done = presence_scope_done;
+	c->refs++;
+	if (db_query_submit(c->hub->reader, q) != 0) {
+		c->refs--;
+		c->presence_asked = 0;
+		db_query_free(q);
+	}
 }
 
 static int

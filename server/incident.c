@@ -465,6 +465,13 @@ time_json(int64_t us)
 	return json_string(buf);
 }
 
+char *
+inc_scope_key(const struct incident *in)
+{
+	return xasprintf("%s|%s", in->scope ? in->scope : inc_line_name(in->line),
+	    in->district_code ? in->district_code : "");
+}
+
 int
 inc_scope_has(const struct incident *inc, const char *agency)
 {

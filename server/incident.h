@@ -145,6 +145,8 @@ int inc_patch_from_json(json_t *obj, struct inc_patch *out, char **cause);
 /* Apply a validated patch to an incident (strings copied). */
 void inc_apply_patch(struct incident *inc, const struct inc_patch *p);
 /* Does the incident concern agency (its scope, or its line when it has none)? */
+/* "119,120,122|440106": the agencies concerned and the district, as the hub filters events. */
+char *inc_scope_key(const struct incident *in);
 int inc_scope_has(const struct incident *inc, const char *agency);
 /* The incident as the public JSON object (new reference). */
 json_t *inc_to_json(const struct incident *inc);

@@ -434,23 +434,46 @@ test('AVL feeds authenticate like gateways: an avl key may post positions, a lin
   }
 });
 
-test('presence: who views or edits an incident reaches the other consoles; leaving clears it', async () => {
+test('presence: who views or edits an incident reaches the consoles that may see it; leaving clears it', async () => {
   const srv = await startServer();
   try {
+    const fire = (await srv.post('/api/v1/intake/json', report('PR-1'))).json.incident;
+    const police = (await srv.post('/api/v1/intake/json', report('PR-2', { line: '110', category: 'social_security', type: 'public_order', title: '聚众斗殴' }))).json.incident;
+    assert.deepEqual(police.agencies, ['110']);
     const a = await Console.open(srv.port);
     a.send({ type: 'hello', last_seq: 0, user: '调度员张三' });
     const b = await Console.open(srv.port, 0);
-    await a.waitFor((f) => f.type === 'snapshot');
-    await b.waitFor((f) => f.type === 'snapshot');
-    a.send({ type: 'presence', incident: 42, state: 'editing' });
-    const p = await b.waitFor((f) => f.type === 'presence' && f.incident === 42 && f.viewers.length === 1);
+    const c120 = await Console.open(srv.port);
+    c120.send({ type: 'hello', last_seq: 0, agencies: ['120'] });
+    const c110 = await Console.open(srv.port);
+    c110.send({ type: 'hello', last_seq: 0, agencies: ['110'] });
+    for (const c of [a, b, c120, c110]) await c.waitFor((f) => f.type === 'snapshot');
+
+    a.send({ type: 'presence', incident: fire.id, state: 'editing' });
+    const p = await b.waitFor((f) => f.type === 'presence' && f.incident === fire.id && f.viewers.length === 1);
     assert.equal(p.viewers[0].user, '调度员张三');
     assert.equal(p.viewers[0].state, 'editing');
+
+    // The 110-only incident: its presence reaches the 110 console and the unfiltered ones, never 120's.
+    a.send({ type: 'presence', incident: police.id, state: 'viewing' });
+    await c110.waitFor((f) => f.type === 'presence' && f.incident === police.id && f.viewers.length === 1);
+    await b.waitFor((f) => f.type === 'presence' && f.incident === police.id && f.viewers.length === 1);
+    // Moving to it cleared a's presence on the fire.
+    await b.waitFor((f) => f.type === 'presence' && f.incident === fire.id && f.viewers.length === 0, 5000, 'fire presence cleared');
+    // A 120 console may not announce itself on it either.
+    c120.send({ type: 'presence', incident: police.id, state: 'viewing' });
+    assert.equal((await c120.waitFor((f) => f.type === 'error')).code, 'not_your_agency');
+    b.send({ type: 'presence', incident: 999999, state: 'viewing' });
+    assert.equal((await b.waitFor((f) => f.type === 'error' && f.code === 'not_found')).code, 'not_found');
     a.close();
-    await b.waitFor((f) => f.type === 'presence' && f.incident === 42 && f.viewers.length === 0, 5000, 'presence cleared');
+    await b.waitFor((f) => f.type === 'presence' && f.incident === police.id && f.viewers.length === 0, 5000, 'presence cleared');
+    await c110.waitFor((f) => f.type === 'presence' && f.incident === police.id && f.viewers.length === 0, 5000, 'presence cleared for 110');
+    assert.ok(!c120.frames.some((f) => f.type === 'presence' && f.incident === police.id), '120 never heard of the 110 incident');
+    // The fire (119 only here: no plans loaded) is not 120's either.
+    assert.ok(!c120.frames.some((f) => f.type === 'presence' && f.incident === fire.id));
     b.send({ type: 'presence', incident: 'x', state: 'viewing' });
-    assert.equal((await b.waitFor((f) => f.type === 'error')).code, 'invalid_field');
-    b.close();
+    assert.equal((await b.waitFor((f) => f.type === 'error' && f.code === 'invalid_field')).code, 'invalid_field');
+    for (const c of [b, c120, c110]) c.close();
   } finally {
     await srv.stop();
     srv.cleanup();
