@@ -33,15 +33,25 @@ const centreArgs = (() => {
   return /^intake\.auth\s*=/m.test(r.stdout || '') ? ['--set', 'intake.auth=open'] : [];
 })();
 
+// A port for a centre that is stopped and started again on it. It is taken
+// below the kernel's ephemeral range (ip_local_port_range, 32768-60999 here):
+// while the centre is down, a port from that range could be handed to another
+// test's listen(0) or to an outgoing connection, and the restart would fail
+// or the forwarder would deliver to a stranger. Checked free by binding it.
 function freePort() {
-  return new Promise((resolve, reject) => {
+  const tryOne = () => new Promise((resolve) => {
+    const port = 20000 + Math.floor(Math.random() * 12000);
     const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+    s.on('error', () => resolve(0));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(port)));
   });
+  return (async () => {
+    for (let i = 0; i < 50; i++) {
+      const port = await tryOne();
+      if (port) return port;
+    }
+    throw new Error('no free port below the ephemeral range');
+  })();
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
