@@ -30,6 +30,7 @@
  * agencies coming back together are not hit by every centre at once.
  */
 #include "srv_webhook.h"
+#include "srv_hpost.h"
 #include "db_store.h"
 #include "srv.h"
 #include "srv_auth.h"
@@ -51,7 +52,6 @@
 #define WH_RELOAD_MS 5000
 #define WH_BACKOFF_MIN_MS 500
 #define WH_BACKOFF_MAX_MS 60000
-#define WH_CHUNK 16384
 #define WH_ADDRS 4
 #define WH_PROTOCOL "liandong-webhook"
 
@@ -99,18 +99,13 @@ struct gw {
 
 /* One post of one row; lives until its connection is gone. */
 struct attempt {
+	struct srv_hpost h;    /* first: the post itself (body: the page's row; NULL once finished) */
 	struct gw *g;          /* NULL once finished */
-	struct lws *wsi;
 	int64_t id;
-	const char *body;      /* the page's row body; NULL once finished */
-	size_t len, sent;
 	char ts[24];
 	char sig[7 + 64 + 1];
 	char delivery[24];
-	int status;
-	char err[160];
-	uint64_t started_ms;
-	int finished, in_connect, gone, killing;
+	int killing;
 };
 
 struct srv_webhook {
@@ -755,7 +750,7 @@ delivered(struct gw *g, struct attempt *a)
 		    g->name, g->fails, (long long)((srv_now_ms() - g->fail_since_ms) / 1000));
 	g->fails = 0;
 	log_debug("webhook", "delivered|gateway=%s delivery_id=%lld seq=%lld status=%d", g->name,
-	    (long long)row->id, (long long)row->seq, a->status);
+	    (long long)row->id, (long long)row->seq, a->h.status);
 	g->delivered_id = row->id;
 	if (g->pending > 0)
 		g->pending--;
@@ -775,41 +770,54 @@ static void
 attempt_finish(struct attempt *a)
 {
 	struct gw *g = a->g;
-	a->finished = 1;
 	a->g = NULL;
-	a->body = NULL;
+	a->h.body = NULL;
 	if (g == NULL)
 		return;
 	g->att = NULL;
-	if (a->status >= 200 && a->status < 300) {
+	if (a->h.status >= 200 && a->h.status < 300) {
 		delivered(g, a);
 	} else {
 		char why[200];
-		if (a->status)
-			snprintf(why, sizeof why, "HTTP %d", a->status);
+		if (a->h.status)
+			snprintf(why, sizeof why, "HTTP %d", a->h.status);
 		else
-			snprintf(why, sizeof why, "%s", a->err[0] ? a->err : "connection failed");
+			snprintf(why, sizeof why, "%s", a->h.err[0] ? a->h.err : "connection failed");
 		note_failure(g, a->id, why);
 		/* A name's next address after a failed connection; after the last, look it up again. */
-		if (a->status == 0 && !g->url.numeric && ++g->cur_addr >= g->naddrs)
+		if (a->h.status == 0 && !g->url.numeric && ++g->cur_addr >= g->naddrs)
 			g->have_addr = 0;
 	}
 	pump_soon(g->wh, 0);
 }
 
-/* The attempt's connection is gone: lws will not call back for it again. */
 static void
-attempt_gone(struct attempt *a, struct lws *wsi)
+attempt_finished(struct srv_hpost *h)
 {
-	if (wsi)
-		lws_set_opaque_user_data(wsi, NULL);
-	if (!a->finished)
-		attempt_finish(a);
-	a->gone = 1;
-	a->wsi = NULL;
-	if (!a->in_connect)
-		free(a);
+	attempt_finish((struct attempt *)h);
 }
+
+static void
+attempt_release(struct srv_hpost *h)
+{
+	srv_hpost_clear(h);
+	free(h);
+}
+
+static int
+attempt_headers(struct srv_hpost *h, struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+	struct attempt *a = (struct attempt *)h;
+	return srv_hpost_header(wsi, "user-agent:", "liandong-webhook/" LIANDONG_VERSION, p, end) ||
+	    srv_hpost_header(wsi, "x-liandong-delivery:", a->delivery, p, end) ||
+	    (a->sig[0] && (srv_hpost_header(wsi, "x-liandong-timestamp:", a->ts, p, end) ||
+			      srv_hpost_header(wsi, "x-liandong-signature:", a->sig, p, end)))
+	    ? -1
+	    : 0;
+}
+
+static const struct srv_hpost_ops attempt_ops = { attempt_headers, attempt_finished,
+	attempt_release };
 
 static void
 start_attempt(struct gw *g)
@@ -817,11 +825,14 @@ start_attempt(struct gw *g)
 	struct srv_webhook *wh = g->wh;
 	const struct row *row = &g->page[g->next];
 	struct attempt *a = xcalloc(1, sizeof *a);
+	a->h.ops = &attempt_ops;
+	a->h.body = row->body;
+	a->h.len = row->len;
+	a->h.content_type = "application/json";
+	a->h.peer = "the webhook";
+	a->h.timeout_ms = WH_TIMEOUT_MS;
 	a->g = g;
 	a->id = row->id;
-	a->body = row->body;
-	a->len = row->len;
-	a->started_ms = mono_ms();
 	snprintf(a->delivery, sizeof a->delivery, "%lld", (long long)row->id);
 	if (g->secret) {
 		char hex[65];
@@ -843,24 +854,7 @@ start_attempt(struct gw *g)
 	i.protocol = WH_PROTOCOL;
 	i.local_protocol_name = WH_PROTOCOL;
 	i.alpn = "http/1.1";
-	i.opaque_user_data = a;
-	a->in_connect = 1;
-	struct lws *wsi = lws_client_connect_via_info(&i);
-	a->in_connect = 0;
-	if (wsi == NULL) {
-		/* lws may or may not have called CONNECTION_ERROR already. */
-		if (!a->finished) {
-			if (!a->err[0])
-				snprintf(a->err, sizeof a->err, "cannot start a connection to %s:%d",
-				    i.address, i.port);
-			attempt_finish(a);
-		}
-		a->gone = 1;
-	} else if (!a->gone) {
-		a->wsi = wsi;
-	}
-	if (a->gone)
-		free(a);
+	srv_hpost_start(&a->h, &i);
 }
 
 static void
@@ -993,10 +987,10 @@ tick(uv_timer_t *t)
 	uint64_t now = mono_ms();
 	for (int i = 0; i < wh->ngws; i++) {
 		struct attempt *a = wh->gws[i]->att;
-		if (a && a->wsi && !a->killing && now - a->started_ms >= WH_TIMEOUT_MS) {
+		if (a && a->h.wsi && !a->killing && now - a->h.started_ms >= WH_TIMEOUT_MS) {
 			a->killing = 1;
-			snprintf(a->err, sizeof a->err, "no answer within %d s", WH_TIMEOUT_MS / 1000);
-			lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			snprintf(a->h.err, sizeof a->h.err, "no answer within %d s", WH_TIMEOUT_MS / 1000);
+			lws_set_timeout(a->h.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		}
 	}
 	if (now >= wh->next_reload_ms) {
@@ -1008,110 +1002,8 @@ tick(uv_timer_t *t)
 
 /* ---- lws ---- */
 
-static void
-append_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-    unsigned char *end, int *bad)
-{
-	if (!*bad && lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-			 (const unsigned char *)value, (int)strlen(value), p, end))
-		*bad = 1;
-}
-
-static int
-webhook_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-    size_t len)
-{
-	struct attempt *a = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-	if (a == NULL)
-		return 0;
-	if (a->wsi == NULL && !a->gone)
-		a->wsi = wsi;
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-		if (a->body == NULL)
-			return -1;
-		unsigned char **p = (unsigned char **)in, *end = (*p) + len;
-		char cl[24];
-		int bad = 0;
-		snprintf(cl, sizeof cl, "%zu", a->len);
-		append_header(wsi, "content-type:", "application/json", p, end, &bad);
-		append_header(wsi, "content-length:", cl, p, end, &bad);
-		append_header(wsi, "user-agent:", "liandong-webhook/" LIANDONG_VERSION, p, end, &bad);
-		append_header(wsi, "x-liandong-delivery:", a->delivery, p, end, &bad);
-		if (a->sig[0]) {
-			append_header(wsi, "x-liandong-timestamp:", a->ts, p, end, &bad);
-			append_header(wsi, "x-liandong-signature:", a->sig, p, end, &bad);
-		}
-		if (bad) {
-			snprintf(a->err, sizeof a->err, "request headers do not fit");
-			return -1;
-		}
-		lws_client_http_body_pending(wsi, 1);
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
-	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE: {
-		if (a->body == NULL || a->sent >= a->len)
-			return a->finished ? -1 : 0;
-		unsigned char buf[LWS_PRE + WH_CHUNK];
-		size_t n = a->len - a->sent;
-		if (n > WH_CHUNK)
-			n = WH_CHUNK;
-		memcpy(buf + LWS_PRE, a->body + a->sent, n);
-		int final = a->sent + n == a->len;
-		if (lws_write(wsi, buf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
-		    (int)n) {
-			snprintf(a->err, sizeof a->err, "write to the webhook failed");
-			return -1;
-		}
-		a->sent += n;
-		if (final)
-			lws_client_http_body_pending(wsi, 0);
-		else
-			lws_callback_on_writable(wsi);
-		return 0;
-	}
-	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-		a->status = (int)lws_http_client_http_response(wsi);
-		return 0;
-	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
-		/* The answer's body is not used; read it so the transaction completes. */
-		char buf[LWS_PRE + 2048], *px = buf + LWS_PRE;
-		int lenx = (int)sizeof buf - LWS_PRE;
-		if (lws_http_client_read(wsi, &px, &lenx) < 0)
-			return -1;
-		return 0;
-	}
-	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-		return 0;
-	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
-		if (!a->finished)
-			attempt_finish(a);
-		return -1;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		snprintf(a->err, sizeof a->err, "%s", in ? (const char *)in : "connection failed");
-		a->status = 0;
-		attempt_gone(a, wsi);
-		return 0;
-	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
-		/* Closed before the answer was complete: a 2xx status line is enough. */
-		if (!a->finished && !(a->status >= 200 && a->status < 300)) {
-			if (!a->err[0] && mono_ms() - a->started_ms + 50 >= WH_TIMEOUT_MS)
-				snprintf(a->err, sizeof a->err, "no answer within %d s", WH_TIMEOUT_MS / 1000);
-			if (!a->err[0])
-				snprintf(a->err, sizeof a->err, a->status ? "connection closed mid-answer"
-				    : "connection closed before an answer");
-			a->status = 0;
-		}
-		attempt_gone(a, wsi);
-		return 0;
-	default:
-		return 0;
-	}
-}
-
 static const struct lws_protocols protocols[] = {
-	{ WH_PROTOCOL, webhook_callback, 0, 0, 0, NULL, 0 },
+	{ WH_PROTOCOL, srv_hpost_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -1173,7 +1065,8 @@ free_all(struct srv_webhook *wh)
 {
 	for (int i = 0; i < wh->ngws; i++) {
 		/* lws is gone: an attempt it never called back for is ours to free. */
-		free(wh->gws[i]->att);
+		if (wh->gws[i]->att)
+			attempt_release(&wh->gws[i]->att->h);
 		gw_free(wh->gws[i]);
 	}
 	free(wh->gws);

@@ -103,8 +103,6 @@ void fwd_send_stop(struct fwd *f);
 void fwd_send_free(struct fwd *f);
 /* Add the sender's figures to a /status object (a json_t *). */
 void fwd_send_status(struct fwd *f, void *json_obj);
-int fwd_send_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-    size_t len);
 
 /* fwd_intake.c */
 int fwd_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -31,6 +31,7 @@
  * moves it to rejected/.
  */
 #include "fwd.h"
+#include "srv_hpost.h"
 #include "srv_log.h"
 #include "srv_util.h"
 
@@ -44,7 +45,6 @@
 
 #define LIST_MAX 256
 #define WINDOW_MAX 64
-#define CHUNK 16384
 #define RESP_MAX 16384
 #define RETRY_AFTER_MAX_S 300
 
@@ -69,21 +69,14 @@ struct item {
 
 /* One post of one report; lives until its connection is gone. */
 struct attempt {
+	struct srv_hpost h;     /* first: the post itself (body: the item's; NULL once finished) */
 	struct fwd_send *s;
 	struct item *item;      /* NULL once finished */
-	struct lws *wsi;
 	char path[512];
 	char ts[24];
 	char sig[2 * 32 + 8];
-	size_t sent;
-	int status;
-	char *resp;
-	size_t resp_len;
-	char retry_after[32];
-	char err[160];
-	uint64_t started_ms;
 	int was_head;
-	int finished, in_connect, gone, killing;
+	int killing;
 };
 
 struct fwd_send {
@@ -406,10 +399,10 @@ job_done(uv_work_t *req, int status)
 /* ---- posting ---- */
 
 static void
-attempt_free(struct attempt *a)
+attempt_release(struct srv_hpost *h)
 {
-	free(a->resp);
-	free(a);
+	srv_hpost_clear(h);
+	free(h);
 }
 
 /* The centre's error code in an answer, into code (may be empty). */
@@ -418,7 +411,7 @@ answer_code(const struct attempt *a, char *code, size_t len, int *duplicate)
 {
 	code[0] = '\0';
 	*duplicate = 0;
-	json_t *o = a->resp ? json_loadb(a->resp, a->resp_len, 0, NULL) : NULL;
+	json_t *o = a->h.resp ? json_loadb(a->h.resp, a->h.resp_len, 0, NULL) : NULL;
 	if (o == NULL)
 		return;
 	const char *c = json_string_value(json_object_get(json_object_get(o, "error"), "code"));
@@ -509,8 +502,8 @@ attempt_finish(struct attempt *a)
 	struct fwd_send *s = a->s;
 	struct fwd *f = s->f;
 	struct item *it = a->item;
-	a->finished = 1;
 	a->item = NULL;
+	a->h.body = NULL;
 	s->in_flight--;
 	if (it == NULL)
 		return;
@@ -522,7 +515,7 @@ attempt_finish(struct attempt *a)
 	char code[64];
 	int duplicate;
 	answer_code(a, code, sizeof code, &duplicate);
-	enum outcome out = classify(a->status, code);
+	enum outcome out = classify(a->h.status, code);
 	uint64_t now = mono_ms();
 	if (out != OUT_RETRY && s->fails) {
 		log_info("forward", "centre answering again|failures=%d down_s=%.1f last_error=\"%s\"",
@@ -537,7 +530,7 @@ attempt_finish(struct attempt *a)
 		if (duplicate)
 			f->duplicates++;
 		log_debug("forward", "forwarded|seq=%llu status=%d duplicate=%d tries=%d",
-		    (unsigned long long)it->seq, a->status, duplicate, it->tries);
+		    (unsigned long long)it->seq, a->h.status, duplicate, it->tries);
 		win_remove(s, it);
 		start_delete(s, it);
 		item_free(it);
@@ -545,46 +538,46 @@ attempt_finish(struct attempt *a)
 	case OUT_REFUSED:
 		if (!a->was_head) {
 			log_info("forward", "refused while older reports were outstanding; will retry it "
-			    "alone|seq=%llu status=%d code=%s", (unsigned long long)it->seq, a->status, code);
+			    "alone|seq=%llu status=%d code=%s", (unsigned long long)it->seq, a->h.status, code);
 			it->need_head = 1;
 			break;
 		}
-		char *answer = log_quote(a->resp, a->resp_len, 500);
+		char *answer = log_quote(a->h.resp, a->h.resp_len, 500);
 		log_error("forward", "report rejected by the centre; moved to rejected/|seq=%llu "
 		    "name=%s status=%d code=%s answer=\"%s\"", (unsigned long long)it->seq, it->name,
-		    a->status, code, answer);
+		    a->h.status, code, answer);
 		free(answer);
-		start_reject(s, it, a->status, reject_text(a->status, a->resp, a->resp_len, NULL));
+		start_reject(s, it, a->h.status, reject_text(a->h.status, a->h.resp, a->h.resp_len, NULL));
 		break;
 	case OUT_RETRY: {
 		it->tries++;
 		f->failures++;
-		if (a->status)
-			note_error(s, "HTTP %d %s", a->status, code);
+		if (a->h.status)
+			note_error(s, "HTTP %d %s", a->h.status, code);
 		else
-			note_error(s, "%s", a->err[0] ? a->err : "connection failed");
+			note_error(s, "%s", a->h.err[0] ? a->h.err : "connection failed");
 		/* Posts already under way when the last failure came add nothing new. */
-		if (s->fails == 0 || a->started_ms >= s->last_fail_ms) {
+		if (s->fails == 0 || a->h.started_ms >= s->last_fail_ms) {
 			if (s->fails == 0)
 				s->fail_since_ms = (uint64_t)srv_now_ms();
 			s->fails++;
 		}
 		s->last_fail_ms = now;
 		uint64_t delay = backoff_ms(s);
-		long ra = a->retry_after[0] ? strtol(a->retry_after, NULL, 10) : 0;
+		long ra = a->h.retry_after[0] ? strtol(a->h.retry_after, NULL, 10) : 0;
 		if (ra > RETRY_AFTER_MAX_S)
 			ra = RETRY_AFTER_MAX_S;
 		if (ra > 0 && (uint64_t)ra * 1000 > delay)
 			delay = (uint64_t)ra * 1000;
 		if (now + delay > s->resume_ms)
 			s->resume_ms = now + delay;
-		int config = a->status == 401 || a->status == 403 || a->status == 404 ||
-		    a->status == 405 || (a->status > 0 && a->status < 200) ||
-		    (a->status >= 300 && a->status < 400);
+		int config = a->h.status == 401 || a->h.status == 403 || a->h.status == 404 ||
+		    a->h.status == 405 || (a->h.status > 0 && a->h.status < 200) ||
+		    (a->h.status >= 300 && a->h.status < 400);
 		if (config)
 			log_error("forward", "the centre refuses the forwarder (check --centre, --token, "
 			    "--hmac-secret); reports stay spooled|seq=%llu status=%d code=%s retry_ms=%llu",
-			    (unsigned long long)it->seq, a->status, code, (unsigned long long)delay);
+			    (unsigned long long)it->seq, a->h.status, code, (unsigned long long)delay);
 		else if (s->fails == 1)
 			log_warn("forward", "centre unavailable; reports stay spooled and are retried|"
 			    "seq=%llu error=\"%s\" retry_ms=%llu", (unsigned long long)it->seq,
@@ -593,7 +586,7 @@ attempt_finish(struct attempt *a)
 			log_debug("forward", "retry|seq=%llu failures=%d error=\"%s\" retry_ms=%llu",
 			    (unsigned long long)it->seq, s->fails, s->last_error,
 			    (unsigned long long)delay);
-		if (!s->f->centre.numeric && a->status == 0) {
+		if (!s->f->centre.numeric && a->h.status == 0) {
 			/* Try the name's next address; after the last, resolve it again. */
 			if (++s->cur_addr < s->naddrs)
 				snprintf(s->addr, sizeof s->addr, "%s", s->addrs[s->cur_addr]);
@@ -604,20 +597,6 @@ attempt_finish(struct attempt *a)
 	}
 	}
 	pump_soon(s, 0);
-}
-
-/* The attempt's connection is gone: lws will not call back for it again. */
-static void
-attempt_gone(struct attempt *a, struct lws *wsi)
-{
-	if (wsi)
-		lws_set_opaque_user_data(wsi, NULL);
-	if (!a->finished)
-		attempt_finish(a);
-	a->gone = 1;
-	a->wsi = NULL;
-	if (!a->in_connect)
-		attempt_free(a);
 }
 
 static void
@@ -639,14 +618,49 @@ sign(struct attempt *a, const struct item *it, const char *secret)
 }
 
 static void
+attempt_finished(struct srv_hpost *h)
+{
+	attempt_finish((struct attempt *)h);
+}
+
+static int
+attempt_headers(struct srv_hpost *h, struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+	struct attempt *a = (struct attempt *)h;
+	const char *token = a->s->f->cfg->token;
+	if (srv_hpost_header(wsi, "user-agent:", "liandong-forward/" LIANDONG_VERSION, p, end))
+		return -1;
+	if (token) {
+		char *v = xasprintf("Bearer %s", token);
+		int bad = srv_hpost_header(wsi, "authorization:", v, p, end);
+		free(v);
+		if (bad)
+			return -1;
+	}
+	if (a->sig[0] && (srv_hpost_header(wsi, "x-liandong-timestamp:", a->ts, p, end) ||
+			     srv_hpost_header(wsi, "x-liandong-signature:", a->sig, p, end)))
+		return -1;
+	return 0;
+}
+
+static const struct srv_hpost_ops attempt_ops = { attempt_headers, attempt_finished,
+	attempt_release };
+
+static void
 start_attempt(struct fwd_send *s, struct item *it, int was_head)
 {
 	struct fwd *f = s->f;
 	struct attempt *a = xcalloc(1, sizeof *a);
+	a->h.ops = &attempt_ops;
+	a->h.body = it->body;
+	a->h.len = it->len;
+	a->h.content_type = it->ctype;
+	a->h.peer = "the centre";
+	a->h.resp_max = RESP_MAX;
+	a->h.timeout_ms = (uint64_t)f->cfg->timeout_s * 1000;
 	a->s = s;
 	a->item = it;
 	a->was_head = was_head;
-	a->started_ms = mono_ms();
 	snprintf(a->path, sizeof a->path, "%s/api/v1/intake/%s", f->centre.prefix, it->adapter);
 	sign(a, it, f->cfg->hmac_secret);
 	it->state = IT_SENDING;
@@ -666,24 +680,7 @@ start_attempt(struct fwd_send *s, struct item *it, int was_head)
 	i.protocol = "fwd-centre";
 	i.local_protocol_name = "fwd-centre";
 	i.alpn = "http/1.1";
-	i.opaque_user_data = a;
-	a->in_connect = 1;
-	struct lws *wsi = lws_client_connect_via_info(&i);
-	a->in_connect = 0;
-	if (wsi == NULL) {
-		/* lws may or may not have called CONNECTION_ERROR already. */
-		if (!a->finished) {
-			if (!a->err[0])
-				snprintf(a->err, sizeof a->err, "cannot start a connection to %.100s:%d",
-				    s->addr, f->centre.port);
-			attempt_finish(a);
-		}
-		a->gone = 1;
-	} else if (!a->gone) {
-		a->wsi = wsi;
-	}
-	if (a->gone)
-		attempt_free(a);
+	srv_hpost_start(&a->h, &i);
 }
 
 static void
@@ -806,140 +803,14 @@ tick(uv_timer_t *t)
 	}
 	for (int i = 0; i < s->nwin; i++) {
 		struct attempt *a = s->win[i]->att;
-		if (a && a->wsi && !a->killing && now - a->started_ms > limit) {
+		if (a && a->h.wsi && !a->killing && now - a->h.started_ms > limit) {
 			a->killing = 1;
-			snprintf(a->err, sizeof a->err, "no answer within %d s", s->f->cfg->timeout_s);
-			lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			snprintf(a->h.err, sizeof a->h.err, "no answer within %d s", s->f->cfg->timeout_s);
+			lws_set_timeout(a->h.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		}
 	}
 }
 
-static void
-append_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-    unsigned char *end, int *bad)
-{
-	if (!*bad && lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-			 (const unsigned char *)value, (int)strlen(value), p, end))
-		*bad = 1;
-}
-
-int
-fwd_send_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-    size_t len)
-{
-	struct attempt *a = lws_get_opaque_user_data(wsi);
-	if (a == NULL)
-		return 0;
-	if (a->wsi == NULL && !a->gone)
-		a->wsi = wsi;
-	struct item *it = a->item;
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-		if (it == NULL)
-			return -1;
-		unsigned char **p = (unsigned char **)in, *end = (*p) + len;
-		char cl[24];
-		int bad = 0;
-		snprintf(cl, sizeof cl, "%zu", it->len);
-		append_header(wsi, "content-type:", it->ctype, p, end, &bad);
-		append_header(wsi, "content-length:", cl, p, end, &bad);
-		append_header(wsi, "user-agent:", "liandong-forward/" LIANDONG_VERSION, p, end, &bad);
-		if (a->s->f->cfg->token) {
-			char *v = xasprintf("Bearer %s", a->s->f->cfg->token);
-			append_header(wsi, "authorization:", v, p, end, &bad);
-			free(v);
-		}
-		if (a->sig[0]) {
-			append_header(wsi, "x-liandong-timestamp:", a->ts, p, end, &bad);
-			append_header(wsi, "x-liandong-signature:", a->sig, p, end, &bad);
-		}
-		if (bad) {
-			snprintf(a->err, sizeof a->err, "request headers do not fit");
-			return -1;
-		}
-		if (it->len) {
-			lws_client_http_body_pending(wsi, 1);
-			lws_callback_on_writable(wsi);
-		}
-		return 0;
-	}
-	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE: {
-		if (it == NULL || a->sent >= it->len)
-			return a->finished ? -1 : 0;
-		unsigned char buf[LWS_PRE + CHUNK];
-		size_t n = it->len - a->sent;
-		if (n > CHUNK)
-			n = CHUNK;
-		memcpy(buf + LWS_PRE, it->body + a->sent, n);
-		int final = a->sent + n == it->len;
-		if (lws_write(wsi, buf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
-		    (int)n) {
-			snprintf(a->err, sizeof a->err, "write to the centre failed");
-			return -1;
-		}
-		a->sent += n;
-		if (final)
-			lws_client_http_body_pending(wsi, 0);
-		else
-			lws_callback_on_writable(wsi);
-		return 0;
-	}
-	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-		a->status = (int)lws_http_client_http_response(wsi);
-		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_RETRY_AFTER) > 0 &&
-		    lws_hdr_copy(wsi, a->retry_after, sizeof a->retry_after,
-			WSI_TOKEN_HTTP_RETRY_AFTER) < 0)
-			a->retry_after[0] = '\0';
-		return 0;
-	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
-		char buf[LWS_PRE + 4096], *px = buf + LWS_PRE;
-		int lenx = (int)sizeof buf - LWS_PRE;
-		if (lws_http_client_read(wsi, &px, &lenx) < 0)
-			return -1;
-		return 0;
-	}
-	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-		if (a->resp_len < RESP_MAX) {
-			size_t n = len;
-			if (a->resp_len + n > RESP_MAX)
-				n = RESP_MAX - a->resp_len;
-			a->resp = xrealloc(a->resp, a->resp_len + n + 1);
-			memcpy(a->resp + a->resp_len, in, n);
-			a->resp_len += n;
-			a->resp[a->resp_len] = '\0';
-		}
-		return 0;
-	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
-		/* lws sends "connection: close" (no pipelining): one post per connection. */
-		if (!a->finished)
-			attempt_finish(a);
-		return -1;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		snprintf(a->err, sizeof a->err, "%s", in ? (const char *)in : "connection failed");
-		a->status = 0;
-		attempt_gone(a, wsi);
-		return 0;
-	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
-		/*
-		 * Closed before the answer was complete. A 2xx status line is
-		 * enough: the centre sends it only after the commit.
-		 */
-		if (!a->finished && !(a->status >= 200 && a->status < 300)) {
-			if (!a->err[0] && mono_ms() - a->started_ms + 50 >=
-			    (uint64_t)a->s->f->cfg->timeout_s * 1000)
-				snprintf(a->err, sizeof a->err, "no answer within %d s",
-				    a->s->f->cfg->timeout_s);
-			if (!a->err[0])
-				snprintf(a->err, sizeof a->err, a->status ? "connection closed mid-answer"
-				    : "connection closed before an answer");
-			a->status = 0;
-		}
-		attempt_gone(a, wsi);
-		return 0;
-	default:
-		return 0;
-	}
-}
 
 int
 fwd_send_init(struct fwd *f, char **cause)

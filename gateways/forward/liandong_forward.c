@@ -16,6 +16,7 @@
  * SIGKILL loses nothing that was answered 202.
  */
 #include "fwd.h"
+#include "srv_hpost.h"
 #include "srv_log.h"
 #include "srv_util.h"
 
@@ -356,7 +357,7 @@ parse_flags(int argc, char **argv, struct fwd_config *c, char **log_level)
 
 static struct lws_protocols protocols[] = {
 	{ "http", fwd_http_callback, 0, 0, 0, NULL, 0 },
-	{ "fwd-centre", fwd_send_callback, 0, 0, 0, NULL, 0 },
+	{ "fwd-centre", srv_hpost_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
