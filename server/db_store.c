@@ -263,28 +263,33 @@ hooks_load(struct db_store *st)
 
 /*
  * Journal one event: build its frame ({"type":"event","seq","ts","kind",
- * "actor", then the fields of body}), insert it with the next seq, and keep
- * it on the request for publishing. body is stolen. incident_id (0: none)
- * indexes the journal for history; scope is what fan-out filters on; line
- * (NULL: none) routes it to agencies' webhooks.
+ * "actor", then fields: text that starts with a comma, or is empty) as
+ * text, insert it with the next seq, and keep it on the request for
+ * publishing. incident_id (0: none) indexes the journal for history; scope
+ * is what fan-out filters on; line (NULL: none) routes it to agencies'
+ * webhooks.
  */
-int
-db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t incident_id,
-    const char *scope, const char *line, json_t *body, int64_t now)
+static int
+journal_frame(struct db_store *st, struct db_req *r, const char *kind, int64_t incident_id,
+    const char *scope, const char *line, const char *fields, size_t flen, int64_t now)
 {
+	static const char head[] = "{\"type\":\"event\",\"seq\":";
 	char ts[40];
 	srv_fmt_time(now, 0, ts, sizeof ts);
 	int64_t seq = st->next_seq;
-	json_t *ev = json_object();
-	json_object_set_new(ev, "type", json_string("event"));
-	json_object_set_new(ev, "seq", json_integer(seq));
-	json_object_set_new(ev, "ts", json_string(ts));
-	json_object_set_new(ev, "kind", json_string(kind));
-	json_object_set_new(ev, "actor", json_string(r->actor));
-	json_object_update(ev, body);
-	json_decref(body);
-	char *frame = srv_json_dump(ev, NULL);
-	json_decref(ev);
+	struct srv_jbuf b = { 0 };
+	srv_jb_raw(&b, head, sizeof head - 1);
+	srv_jb_int(&b, seq);
+	srv_jb_raw(&b, ",\"ts\":", 6);
+	srv_jb_str(&b, ts);
+	srv_jb_raw(&b, ",\"kind\":", 8);
+	srv_jb_str(&b, kind);
+	srv_jb_raw(&b, ",\"actor\":", 9);
+	srv_jb_str(&b, r->actor);
+	srv_jb_raw(&b, fields, flen);
+	srv_jb_char(&b, '}');
+	size_t len;
+	char *frame = srv_jb_finish(&b, &len);
 
 	sqlite3_stmt *s = st->st[S_JOURNAL];
 	sqlite3_bind_int64(s, 1, seq);
@@ -295,7 +300,7 @@ db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t inc
 		sqlite3_bind_int64(s, 5, incident_id);
 	else
 		sqlite3_bind_null(s, 5);
-	sqlite3_bind_text(s, 6, frame, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, frame, (int)len, SQLITE_STATIC);
 	bind_text(s, 7, scope);
 	int rc = step_done(st, s, r);
 	sqlite3_clear_bindings(s);
@@ -307,7 +312,7 @@ db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t inc
 	struct db_event *e = xcalloc(1, sizeof *e);
 	e->seq = seq;
 	e->frame = frame;
-	e->len = strlen(frame);
+	e->len = len;
 	e->scope = scope ? xstrdup(scope) : NULL;
 	if (r->events_tail)
 		r->events_tail->next = e;
@@ -320,18 +325,48 @@ db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t inc
 	return line ? outbox(st, r, e, line, now) : 0;
 }
 
+/* An event whose fields are body's (stolen). */
+int
+db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t incident_id,
+    const char *scope, const char *line, json_t *body, int64_t now)
+{
+	size_t len;
+	char *text = srv_json_dump(body, &len);
+	json_decref(body);
+	/* The body's fields follow the actor: "{a..}" becomes ",a..". */
+	int rc;
+	if (len > 2) {
+		text[0] = ',';
+		rc = journal_frame(st, r, kind, incident_id, scope, line, text, len - 1, now);
+	} else {
+		rc = journal_frame(st, r, kind, incident_id, scope, line, "", 0, now);
+	}
+	free(text);
+	return rc;
+}
+
 /* The scope of an incident's events: its agencies, "|", its district. */
 int
 db_tx_incident_event(struct db_store *st, struct db_req *r, const char *kind,
     const struct incident *in, json_t *changed, int64_t now)
 {
-	json_t *body = json_object();
-	json_object_set_new(body, "incident", inc_to_json(in));
-	if (changed)
-		json_object_set_new(body, "changed", changed);
+	struct srv_jbuf b = { 0 };
+	size_t ilen;
+	char *inc = inc_to_text(in, &ilen);
+	srv_jb_raw(&b, ",\"incident\":", 12);
+	srv_jb_raw(&b, inc, ilen);
+	free(inc);
+	if (changed) {
+		srv_jb_raw(&b, ",\"changed\":", 11);
+		srv_jb_value(&b, changed);
+		json_decref(changed);
+	}
+	size_t flen;
+	char *fields = srv_jb_finish(&b, &flen);
 	char *scope = inc_scope_key(in);
-	int rc = db_tx_event(st, r, kind, in->id, scope, inc_line_name(in->line), body, now);
+	int rc = journal_frame(st, r, kind, in->id, scope, inc_line_name(in->line), fields, flen, now);
 	free(scope);
+	free(fields);
 	return rc;
 }
 

@@ -1,5 +1,6 @@
 /* incident.c - see incident.h. */
 #include "incident.h"
+#include "srv_json.h"
 #include "srv_error.h"
 #include "srv_util.h"
 #include "gis_coord.h"
@@ -476,6 +477,146 @@ int
 inc_scope_has(const struct incident *inc, const char *agency)
 {
 	return srv_csv_has(inc->scope ? inc->scope : inc_line_name(inc->line), agency);
+}
+
+static void
+jb_key(struct srv_jbuf *b, const char *key)
+{
+	srv_jb_char(b, ',');
+	srv_jb_str(b, key);
+	srv_jb_char(b, ':');
+}
+
+static void
+jb_time_value(struct srv_jbuf *b, int64_t us)
+{
+	if (us == 0) {
+		srv_jb_raw(b, "null", 4);
+		return;
+	}
+	char buf[40];
+	srv_fmt_time(us, 0, buf, sizeof buf);
+	srv_jb_str(b, buf);
+}
+
+static void
+jb_time(struct srv_jbuf *b, const char *key, int64_t us)
+{
+	jb_key(b, key);
+	jb_time_value(b, us);
+}
+
+/* A stored JSON document as a value, or null when there is none (or it does not parse). */
+static void
+jb_stored(struct srv_jbuf *b, const char *text)
+{
+	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+	if (v)
+		srv_jb_value(b, v);
+	else
+		srv_jb_raw(b, "null", 4);
+	json_decref(v);
+}
+
+char *
+inc_to_text(const struct incident *inc, size_t *len)
+{
+	struct srv_jbuf b = { 0 };
+	srv_jb_raw(&b, "{\"id\":", 6);
+	srv_jb_int(&b, inc->id);
+	jb_key(&b, "line");
+	srv_jb_str(&b, inc_line_name(inc->line));
+	jb_key(&b, "source");
+	srv_jb_str(&b, inc->source);
+	jb_key(&b, "ext_ref");
+	srv_jb_str(&b, inc->ext_ref);
+	jb_key(&b, "category");
+	srv_jb_str(&b, inc_category_name(inc->category));
+	jb_key(&b, "type");
+	srv_jb_str(&b, inc->type);
+	jb_key(&b, "priority");
+	srv_jb_int(&b, inc->priority);
+	jb_key(&b, "status");
+	srv_jb_str(&b, inc_status_name(inc->status));
+	jb_key(&b, "title");
+	srv_jb_str(&b, inc->title);
+	jb_key(&b, "description");
+	srv_jb_str(&b, inc->description);
+	jb_key(&b, "address");
+	srv_jb_str(&b, inc->address);
+	jb_key(&b, "lon");
+	if (inc->has_position)
+		srv_jb_real(&b, round(inc->lon * 1e7) / 1e7);
+	else
+		srv_jb_raw(&b, "null", 4);
+	jb_key(&b, "lat");
+	if (inc->has_position)
+		srv_jb_real(&b, round(inc->lat * 1e7) / 1e7);
+	else
+		srv_jb_raw(&b, "null", 4);
+	jb_key(&b, "district");
+	if (inc->district_code) {
+		srv_jb_raw(&b, "{\"code\":", 8);
+		srv_jb_str(&b, inc->district_code);
+		jb_key(&b, "name");
+		srv_jb_str(&b, inc->district_name);
+		srv_jb_char(&b, '}');
+	} else {
+		srv_jb_raw(&b, "null", 4);
+	}
+	jb_key(&b, "details");
+	jb_stored(&b, inc->details);
+	jb_time(&b, "reported_at", inc->reported_at);
+	jb_time(&b, "created_at", inc->created_at);
+	jb_time(&b, "updated_at", inc->updated_at);
+	jb_key(&b, "version");
+	srv_jb_int(&b, inc->version);
+	jb_key(&b, "times");
+	srv_jb_raw(&b, "{\"acknowledged_at\":", 19);
+	jb_time_value(&b, inc->acknowledged_at);
+	jb_time(&b, "dispatched_at", inc->dispatched_at);
+	jb_time(&b, "en_route_at", inc->en_route_at);
+	jb_time(&b, "on_scene_at", inc->on_scene_at);
+	jb_time(&b, "resolved_at", inc->resolved_at);
+	jb_time(&b, "closed_at", inc->closed_at);
+	srv_jb_char(&b, '}');
+	jb_time(&b, "ack_due_at", inc->ack_due_at);
+	jb_time(&b, "escalated_at", inc->escalated_at);
+	jb_key(&b, "alarm_level");
+	srv_jb_int(&b, inc->alarm_level);
+	jb_key(&b, "plan");
+	srv_jb_str(&b, inc->plan);
+	jb_key(&b, "merged_into");
+	if (inc->merged_into)
+		srv_jb_int(&b, inc->merged_into);
+	else
+		srv_jb_raw(&b, "null", 4);
+	jb_key(&b, "agencies");
+	srv_jb_char(&b, '[');
+	for (const char *p = inc->scope; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (p != inc->scope)
+			srv_jb_char(&b, ',');
+		srv_jb_strn(&b, p, n);
+		p += n + (comma ? 1 : 0);
+	}
+	srv_jb_char(&b, ']');
+	json_t *d = inc->dispatch_json ? json_incref(inc->dispatch_json)
+	    : inc->dispatch		  ? json_loads(inc->dispatch, 0, NULL)
+					  : NULL;
+	const char *const parts[] = { "tasks", "units", "links" };
+	for (int i = 0; i < 3; i++) {
+		json_t *v = d ? json_object_get(d, parts[i]) : NULL;
+		jb_key(&b, parts[i]);
+		if (json_is_array(v))
+			srv_jb_value(&b, v);
+		else
+			srv_jb_raw(&b, "[]", 2);
+	}
+	json_decref(d);
+	srv_jb_char(&b, '}');
+	return srv_jb_finish(&b, len);
 }
 
 json_t *

@@ -149,6 +149,8 @@ void inc_apply_patch(struct incident *inc, const struct inc_patch *p);
 char *inc_scope_key(const struct incident *in);
 int inc_scope_has(const struct incident *inc, const char *agency);
 /* The incident as the public JSON object (new reference). */
+/* The same as text, written directly (byte for byte srv_json_dump(inc_to_json(inc))). */
+char *inc_to_text(const struct incident *inc, size_t *len);
 json_t *inc_to_json(const struct incident *inc);
 
 #endif

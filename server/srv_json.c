@@ -9,13 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct out {
-	char *p;
-	size_t len, cap;
-};
-
 static void
-reserve(struct out *o, size_t more)
+reserve(struct srv_jbuf *o, size_t more)
 {
 	if (o->len + more <= o->cap)
 		return;
@@ -26,23 +21,23 @@ reserve(struct out *o, size_t more)
 	o->cap = cap;
 }
 
-static void
-put(struct out *o, const char *s, size_t n)
+void
+srv_jb_raw(struct srv_jbuf *o, const char *s, size_t n)
 {
 	reserve(o, n);
 	memcpy(o->p + o->len, s, n);
 	o->len += n;
 }
 
-static void
-put_char(struct out *o, char c)
+void
+srv_jb_char(struct srv_jbuf *o, char c)
 {
 	reserve(o, 1);
 	o->p[o->len++] = c;
 }
 
-static void
-put_string(struct out *o, const char *s, size_t n)
+void
+srv_jb_strn(struct srv_jbuf *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	reserve(o, n + 2);
@@ -54,7 +49,7 @@ put_string(struct out *o, const char *s, size_t n)
 			run++;
 			continue;
 		}
-		put(o, s + i - run, run);
+		srv_jb_raw(o, s + i - run, run);
 		run = 0;
 		char esc[6] = { '\\', 0 };
 		size_t k = 2;
@@ -74,14 +69,14 @@ put_string(struct out *o, const char *s, size_t n)
 			esc[5] = hex[c & 15];
 			k = 6;
 		}
-		put(o, esc, k);
+		srv_jb_raw(o, esc, k);
 	}
-	put(o, s + n - run, run);
-	put_char(o, '"');
+	srv_jb_raw(o, s + n - run, run);
+	srv_jb_char(o, '"');
 }
 
-static void
-put_integer(struct out *o, json_int_t v)
+void
+srv_jb_int(struct srv_jbuf *o, int64_t v)
 {
 	char buf[24], *e = buf + sizeof buf, *p = e;
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -91,7 +86,7 @@ put_integer(struct out *o, json_int_t v)
 	} while (u);
 	if (v < 0)
 		*--p = '-';
-	put(o, p, (size_t)(e - p));
+	srv_jb_raw(o, p, (size_t)(e - p));
 }
 
 /*
@@ -99,8 +94,8 @@ put_integer(struct out *o, json_int_t v)
  * ".0" when the text would read as an integer, and an exponent without '+'
  * or leading zeros ("1e20", "1e-5").
  */
-static void
-put_real(struct out *o, double v)
+void
+srv_jb_real(struct srv_jbuf *o, double v)
 {
 	char buf[40];
 	int n = snprintf(buf, sizeof buf, "%.12g", v);
@@ -124,58 +119,79 @@ put_real(struct out *o, double v)
 		memmove(to, from, strlen(from) + 1);
 		n = (int)strlen(buf);
 	}
-	put(o, buf, (size_t)n);
+	srv_jb_raw(o, buf, (size_t)n);
 }
 
-static void
-put_value(struct out *o, const json_t *j)
+void
+srv_jb_value(struct srv_jbuf *o, const json_t *j)
 {
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: {
-		put_char(o, '{');
+		srv_jb_char(o, '{');
 		int first = 1;
 		for (void *it = json_object_iter((json_t *)j); it;
 		     it = json_object_iter_next((json_t *)j, it)) {
 			if (!first)
-				put_char(o, ',');
+				srv_jb_char(o, ',');
 			first = 0;
-			put_string(o, json_object_iter_key(it), json_object_iter_key_len(it));
-			put_char(o, ':');
-			put_value(o, json_object_iter_value(it));
+			srv_jb_strn(o, json_object_iter_key(it), json_object_iter_key_len(it));
+			srv_jb_char(o, ':');
+			srv_jb_value(o, json_object_iter_value(it));
 		}
-		put_char(o, '}');
+		srv_jb_char(o, '}');
 		break;
 	}
 	case JSON_ARRAY: {
-		put_char(o, '[');
+		srv_jb_char(o, '[');
 		size_t n = json_array_size(j);
 		for (size_t i = 0; i < n; i++) {
 			if (i)
-				put_char(o, ',');
-			put_value(o, json_array_get(j, i));
+				srv_jb_char(o, ',');
+			srv_jb_value(o, json_array_get(j, i));
 		}
-		put_char(o, ']');
+		srv_jb_char(o, ']');
 		break;
 	}
 	case JSON_STRING:
-		put_string(o, json_string_value(j), json_string_length(j));
+		srv_jb_strn(o, json_string_value(j), json_string_length(j));
 		break;
 	case JSON_INTEGER:
-		put_integer(o, json_integer_value(j));
+		srv_jb_int(o, json_integer_value(j));
 		break;
 	case JSON_REAL:
-		put_real(o, json_real_value(j));
+		srv_jb_real(o, json_real_value(j));
 		break;
 	case JSON_TRUE:
-		put(o, "true", 4);
+		srv_jb_raw(o, "true", 4);
 		break;
 	case JSON_FALSE:
-		put(o, "false", 5);
+		srv_jb_raw(o, "false", 5);
 		break;
 	case JSON_NULL:
-		put(o, "null", 4);
+		srv_jb_raw(o, "null", 4);
 		break;
 	}
+}
+
+void
+srv_jb_str(struct srv_jbuf *o, const char *s)
+{
+	if (s)
+		srv_jb_strn(o, s, strlen(s));
+	else
+		srv_jb_raw(o, "null", 4);
+}
+
+char *
+srv_jb_finish(struct srv_jbuf *o, size_t *len)
+{
+	srv_jb_char(o, '\0');
+	if (len)
+		*len = o->len - 1;
+	char *p = o->p;
+	o->p = NULL;
+	o->len = o->cap = 0;
+	return p;
 }
 
 char *
@@ -183,10 +199,7 @@ srv_json_dump(const json_t *j, size_t *len)
 {
 	if (j == NULL || (!json_is_object(j) && !json_is_array(j)))
 		return NULL;
-	struct out o = { 0 };
-	put_value(&o, j);
-	put_char(&o, '\0');
-	if (len)
-		*len = o.len - 1;
-	return o.p;
+	struct srv_jbuf o = { 0 };
+	srv_jb_value(&o, j);
+	return srv_jb_finish(&o, len);
 }

@@ -1,10 +1,11 @@
-/* libFuzzer harness: PATCH bodies (JSON -> inc_patch -> applied to an incident). */
+/* libFuzzer harness: PATCH bodies (JSON -> inc_patch -> applied to an incident, rendered both ways). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "incident.h"
+#include "srv_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,7 +22,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			.status = INC_ST_NEW };
 		inc.title = strdup("t");
 		inc_apply_patch(&inc, &p);
-		json_decref(inc_to_json(&inc));
+		/* The direct text rendering must equal the JSON one, byte for byte. */
+		json_t *out = inc_to_json(&inc);
+		char *want = srv_json_dump(out, NULL), *got = inc_to_text(&inc, NULL);
+		if (want == NULL || got == NULL || strcmp(want, got) != 0)
+			__builtin_trap();
+		free(want);
+		free(got);
+		json_decref(out);
 		inc_clear(&inc);
 	}
 	inc_patch_clear(&p);

@@ -10,6 +10,7 @@
 
 #include "incident.h"
 #include "srv_error.h"
+#include "srv_json.h"
 #include "srv_util.h"
 
 static int
@@ -164,6 +165,72 @@ utf8_validation(void **state)
 	assert_int_equal(srv_utf8_len("联动a"), 3);
 }
 
+/* inc_to_text must be byte for byte srv_json_dump(inc_to_json()). */
+static void
+assert_text_matches(const struct incident *inc)
+{
+	json_t *j = inc_to_json(inc);
+	char *want = srv_json_dump(j, NULL);
+	size_t len;
+	char *got = inc_to_text(inc, &len);
+	assert_string_equal(got, want);
+	assert_int_equal(len, strlen(want));
+	free(want);
+	free(got);
+	json_decref(j);
+}
+
+static void
+text_rendering_matches_json(void **state)
+{
+	(void)state;
+	struct incident inc;
+	char *cause = NULL;
+	/* A bare report. */
+	assert_int_equal(from("{\"line\":\"110\",\"ext_ref\":\"T-1\",\"category\":\"other\","
+			      "\"priority\":4,\"title\":\"t\"}", &inc, &cause), 0);
+	assert_text_matches(&inc);
+	inc_clear(&inc);
+	/* Everything set: position, district, details, times, scope, plan, merge, dispatch. */
+	assert_int_equal(from("{\"line\":\"119\",\"ext_ref\":\"T-2\",\"category\":\"accident\","
+			      "\"type\":\"fire.building\",\"priority\":1,\"title\":\"居民楼火灾\\n六楼\","
+			      "\"description\":\"tab\\there\",\"address\":\"天河路385号\","
+			      "\"lon\":113.32451234567,\"lat\":23.1372,\"reported_at\":\"2026-11-24T08:30:00+08:00\","
+			      "\"details\":{\"floors\":[6,7],\"smoke\":true,\"note\":null,\"ratio\":0.333333333333}}",
+			     &inc, &cause), 0);
+	inc.id = 123456789;
+	inc.version = 7;
+	/* Text the validator would refuse is still rendered as jansson would: escaped. */
+	free(inc.ext_ref);
+	inc.ext_ref = strdup("T-2\"q\\\x01\x1f/");
+	inc.created_at = 1795480200LL * 1000000 + 123456;
+	inc.updated_at = inc.created_at + 5000000;
+	inc.acknowledged_at = inc.created_at + 1000;
+	inc.on_scene_at = inc.created_at + 600000000;
+	inc.ack_due_at = inc.created_at + 15000000;
+	inc.alarm_level = 2;
+	inc.merged_into = 42;
+	inc.district_code = strdup("440106");
+	inc.district_name = strdup("天河区");
+	inc.scope = strdup("110,119,120,122");
+	inc.plan = strdup("fire.building");
+	inc.source = strdup("json");
+	inc.dispatch = strdup("{\"tasks\":[{\"agency\":\"119\",\"kind\":\"fire_engine\",\"count\":2}],"
+			      "\"units\":\"not an array\",\"links\":[{\"incident\":3,\"distance_m\":150.25}]}");
+	assert_text_matches(&inc);
+	/* The parsed dispatch rendering, when the store kept it, wins over the text. */
+	inc.dispatch_json = json_pack("{s:[], s:[{s:s}], s:[]}", "tasks", "units", "id", "U1", "links");
+	assert_text_matches(&inc);
+	/* A district without a name; no position; broken stored JSON reads as null. */
+	free(inc.district_name);
+	inc.district_name = NULL;
+	inc.has_position = 0;
+	free(inc.details);
+	inc.details = strdup("{broken");
+	assert_text_matches(&inc);
+	inc_clear(&inc);
+}
+
 int
 main(void)
 {
@@ -174,6 +241,7 @@ main(void)
 		cmocka_unit_test(patch_reads_only_changeable_fields),
 		cmocka_unit_test(times_parse_and_format),
 		cmocka_unit_test(utf8_validation),
+		cmocka_unit_test(text_rendering_matches_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
