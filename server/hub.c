@@ -61,6 +61,8 @@ struct hub_console {
 	int64_t presence_incident;
 	char presence_state[16];
 	char *presence_scope;      /* the incident's scope: who may see this console's presence */
+	struct srv_bucket bucket;  /* the console's message rate */
+	int over_rate;             /* messages refused in a row for the rate */
 	int64_t presence_asked;    /* incident of the presence awaiting its scope from the store */
 	char presence_asked_state[16];
 
@@ -838,6 +840,20 @@ on_presence(struct hub_console *c, json_t *msg)
 static int
 on_message(struct hub_console *c, const char *text, size_t len)
 {
+	/*
+	 * A console sends a hello, pings and presence: a few a second. Beyond
+	 * its rate a message is answered rate_limited and not acted on; a console
+	 * that keeps on past a whole burst of refusals is closed.
+	 */
+	int retry;
+	if (c->hub->o.msg_rate > 0 &&
+	    srv_bucket_take(&c->bucket, c->hub->o.msg_rate, c->hub->o.msg_burst, &retry) != 0) {
+		if (++c->over_rate > c->hub->o.msg_burst)
+			return LWS_CLOSE_STATUS_POLICY_VIOLATION;
+		send_error(c, "rate_limited", "too many messages; slow down");
+		return 0;
+	}
+	c->over_rate = 0;
 	if (srv_json_depth(text, len, SRV_JSON_MAX_DEPTH) > SRV_JSON_MAX_DEPTH) {
 		send_error(c, "json_too_deep", "objects and arrays nest deeper than allowed");
 		return 0;

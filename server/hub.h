@@ -35,6 +35,8 @@ struct hub_opts {
 	int replay_max;       /* further behind than this gets a snapshot */
 	int snapshot_max;     /* incidents in a snapshot */
 	size_t max_message;   /* largest message a console may send */
+	double msg_rate;      /* messages a second one console may send (token bucket) ... */
+	int msg_burst;        /* ... and at once; beyond, an error frame; far beyond, close 1008 */
 };
 
 struct hub_stats {

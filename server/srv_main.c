@@ -346,7 +346,8 @@ serve(struct srv_config *cfg, int with_demo)
 	}
 	struct hub_opts ho = { .ring = cfg->hub_ring, .queue_max = cfg->ws_queue_max,
 		.queue_bytes = (size_t)cfg->ws_queue_bytes, .replay_max = cfg->hub_replay_max,
-		.snapshot_max = cfg->hub_snapshot_max, .max_message = (size_t)cfg->ws_max_message };
+		.snapshot_max = cfg->hub_snapshot_max, .max_message = (size_t)cfg->ws_max_message,
+		.msg_rate = cfg->user_rate, .msg_burst = cfg->user_burst };
 	srv.hub = hub_new(&loop, srv.reader, &ho, db_store_last_seq(srv.store));
 	db_store_set_publisher(srv.store, publish_change, NULL);
 	db_store_set_deadline_hook(srv.store, on_deadline, NULL);

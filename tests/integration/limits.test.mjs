@@ -154,3 +154,37 @@ test('connections per address: over the limit a request or upgrade gets 429 too_
     srv.cleanup();
   }
 });
+
+test('a console over its message rate gets rate_limited errors; one that keeps on is closed 1008', async () => {
+  // One message a second, four at once. Each ping waits for its answer (a console may not
+  // pipeline more than a few messages: the control queue holds 8 answers).
+  const srv = await startServer({ args: ['--set', 'console.rate=1', '--set', 'console.burst=4'] });
+  try {
+    const c = await Console.open(srv.port, 0); // the hello takes one of the four
+    await c.waitFor((f) => f.type === 'snapshot');
+    const ask = async (id) => {
+      const n = c.frames.length;
+      c.send({ type: 'ping', id });
+      const f = await c.waitFor((x) => c.frames.indexOf(x) >= n && (x.type === 'pong' || x.type === 'error'));
+      return f.type === 'pong' ? 'pong' : f.code;
+    };
+    for (const id of [1, 2, 3]) assert.equal(await ask(id), 'pong', `ping ${id} within the burst`);
+    for (const id of [4, 5, 6, 7]) assert.equal(await ask(id), 'rate_limited', `ping ${id} over the rate`);
+    // A second later there is a token again: served, and the count of refusals starts over.
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.equal(await ask(8), 'pong');
+    for (const id of [9, 10, 11, 12]) assert.equal(await ask(id), 'rate_limited');
+    // The fifth refusal in a row, more than a burst of them: closed.
+    c.send({ type: 'ping', id: 13 });
+    const closed = await c.closed;
+    assert.equal(closed.code, 1008);
+    assert.ok(!c.frames.some((f) => f.type === 'pong' && f.id === 13));
+    // Others are unaffected.
+    const d = await Console.open(srv.port, 0);
+    await d.waitFor((f) => f.type === 'snapshot');
+    d.close();
+  } finally {
+    await srv.stop();
+    srv.cleanup();
+  }
+});
