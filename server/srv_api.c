@@ -13,6 +13,7 @@
 #include "srv_auth.h"
 #include "srv_error.h"
 #include "srv_log.h"
+#include "srv_json.h"
 #include "srv_util.h"
 #include "srv_gis.h"
 #include "srv_api-int.h"
@@ -187,10 +188,19 @@ write_done(struct db_req *r)
 		size_t inc_len;
 		if (created && frame_incident(r->frame, r->frame_len, r->inc.id, &inc_text, &inc_len)) {
 			/* The incident as the writer rendered it for the journal: not rendered twice. */
-			char *body = xasprintf("{\"incident\":%.*s,\"result\":\"created\",\"duplicate\":false,"
-					       "\"seq\":%lld,\"committed_at\":\"%s\"}",
-			    (int)inc_len, inc_text, (long long)r->seq, when);
-			srv_reply(req, 201, body);
+			static const char mid[] = ",\"result\":\"created\",\"duplicate\":false,\"seq\":";
+			struct srv_jbuf b = { 0 };
+			srv_jb_raw(&b, "{\"incident\":", 12);
+			srv_jb_raw(&b, inc_text, inc_len);
+			srv_jb_raw(&b, mid, sizeof mid - 1);
+			srv_jb_int(&b, r->seq);
+			srv_jb_raw(&b, ",\"committed_at\":", 16);
+			srv_jb_str(&b, when);
+			srv_jb_char(&b, '}');
+			size_t blen;
+			char *body = srv_jb_finish(&b, &blen);
+			srv_reply_text(req, 201, "application/json", body, blen);
+			free(body);
 		} else {
 			json_t *o = json_pack("{s:o, s:s, s:b, s:I, s:s}", "incident",
 			    inc_to_json(&r->inc), "result", result, "duplicate", r->existed, "seq",
