@@ -345,12 +345,31 @@ db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t inc
 	return rc;
 }
 
-/* The scope of an incident's events: its agencies, "|", its district. */
 int
 db_tx_incident_event(struct db_store *st, struct db_req *r, const char *kind,
     const struct incident *in, json_t *changed, int64_t now)
 {
+	return db_tx_incident_event_with(st, r, kind, in, changed, NULL, now);
+}
+
+/*
+ * The event's fields: extra's (an object's, in its order), the incident as
+ * text, then changed. Its scope: the incident's agencies, "|", its district.
+ */
+int
+db_tx_incident_event_with(struct db_store *st, struct db_req *r, const char *kind,
+    const struct incident *in, json_t *changed, json_t *extra, int64_t now)
+{
 	struct srv_jbuf b = { 0 };
+	if (extra) {
+		for (void *it = json_object_iter(extra); it; it = json_object_iter_next(extra, it)) {
+			srv_jb_char(&b, ',');
+			srv_jb_strn(&b, json_object_iter_key(it), json_object_iter_key_len(it));
+			srv_jb_char(&b, ':');
+			srv_jb_value(&b, json_object_iter_value(it));
+		}
+		json_decref(extra);
+	}
 	size_t ilen;
 	char *inc = inc_to_text(in, &ilen);
 	srv_jb_raw(&b, ",\"incident\":", 12);
