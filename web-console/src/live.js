@@ -86,6 +86,16 @@ window.addEventListener('offline', () => {
 });
 window.addEventListener('online', () => { retry = 0; connect(); });
 
+// Live once the applied seq reaches the target. A console with agency filters
+// skips events that are not its own, so its seq may never reach the server's:
+// a quiet moment (no event for 1.5 s) after the replay ends the catch-up too.
+function catchUpTo(target, state) {
+  if (store.seq >= target) { caughtUp(); return; }
+  setConn(state);
+  clearTimeout(quietTimer);
+  quietTimer = setTimeout(caughtUp, 1500);
+}
+
 function caughtUp() {
   clearTimeout(quietTimer);
   setConn('live');
@@ -97,14 +107,7 @@ function onMessage(f) {
       store.consoleId = f.console;
       store.serverSeq = f.server_seq;
       if (f.mode === 'snapshot') setConn('snapshot');
-      else if (f.server_seq <= store.seq) caughtUp();
-      else {
-        setConn('catchup');
-        // A console with agency filters skips events that are not its own, so its
-        // seq may never reach server_seq: a quiet moment after the replay ends it.
-        clearTimeout(quietTimer);
-        quietTimer = setTimeout(caughtUp, 1500);
-      }
+      else catchUpTo(f.server_seq, 'catchup');
       emit({ type: 'welcome', mode: f.mode });
       break;
     case 'snapshot':
@@ -120,10 +123,8 @@ function onMessage(f) {
       if (f.seq <= store.seq) return; // already applied
       store.seq = f.seq;
       applyEvent(f);
-      if (store.conn === 'catchup') {
-        if (f.seq >= store.serverSeq) caughtUp();
-        else { clearTimeout(quietTimer); quietTimer = setTimeout(caughtUp, 1500); }
-      } else if (store.conn !== 'live') caughtUp();
+      if (store.conn === 'catchup' || store.conn === 'resync') catchUpTo(store.serverSeq, store.conn);
+      else if (store.conn !== 'live') caughtUp();
       break;
     case 'positions':
       for (const p of f.units) {
@@ -137,9 +138,15 @@ function onMessage(f) {
       emit({ type: 'presence', incident: f.incident });
       break;
     case 'resync':
+      // The hub cut this console over to catch-up (it fell behind): ask how far to go.
       setConn('resync');
+      send({ type: 'ping', id: 'resync' });
       break;
     case 'pong':
+      if (f.id === 'resync' && store.conn === 'resync') {
+        store.serverSeq = f.server_seq;
+        catchUpTo(f.server_seq, 'resync');
+      }
       break;
     case 'error':
       emit({ type: 'error', code: f.code, message: f.message });
