@@ -52,6 +52,7 @@ test('WebSocket cut and restored: the console catches up with exactly the events
     // Offline, the page shows nothing new and does not pretend to be live.
     assert.equal(await page.locator(`#queue tr[data-id="${during[0].id}"]`).count(), 0);
     assert.equal(await page.getAttribute('#conn', 'data-state'), 'offline');
+    assert.match(await page.textContent('#conn'), /网络离线 · 数据停在 /, 'says since when its data is old');
     await shot(page, 'desk-offline');
 
     // Restore: a new socket resumes from the last seq; the page is live again.

@@ -109,10 +109,13 @@ test('a supervisor shift: filters, keyboard shortcuts, three coordinate systems,
     assert.equal(r.status, 200, r.text);
     const make = (ref, where, extra) => intake(srv, report(ref, { lon: PLACES[where][0], lat: PLACES[where][1], ...extra }))
       .then((x) => x.json.incident);
-    const fire = await make('V-119', 'tianhe', { priority: 2, title: '天河路商铺火灾' });
-    const ems = await make('V-120', 'yuexiu', { line: '120', category: 'public_health', type: 'medical.fall', priority: 3, title: '老人跌倒' });
-    const theft = await make('V-110', 'haizhu', { line: '110', category: 'social_security', type: 'theft', priority: 4, title: '入室盗窃' });
-    const crash = await make('V-122', 'panyu', { line: '122', category: 'accident', type: 'traffic.collision', priority: 2, title: '两车追尾' });
+    const fire = await make('V-119', 'tianhe', { priority: 2, title: '天河路商铺火灾', description: '商铺二楼冒烟，有人员被困', address: '天河区天河路208号' });
+    const ems = await make('V-120', 'yuexiu', { line: '120', category: 'public_health', type: 'medical.fall', priority: 3,
+      title: '老人跌倒', description: '八旬老人家中跌倒，意识清醒', address: '越秀区中山五路219号' });
+    const theft = await make('V-110', 'haizhu', { line: '110', category: 'social_security', type: 'theft', priority: 4,
+      title: '入室盗窃', description: '住户报称家中财物被盗', address: '海珠区江南大道中180号' });
+    const crash = await make('V-122', 'panyu', { line: '122', category: 'accident', type: 'traffic.collision', priority: 2,
+      title: '两车追尾', description: '小客车追尾，一人受伤', address: '番禺区市桥街富华西路' });
 
     const c = await openConsole(browser, srv, { user: 'sup' });
     const { page } = c;
@@ -168,7 +171,7 @@ test('a supervisor shift: filters, keyboard shortcuts, three coordinate systems,
     await shot(page, 'desk');
 
     // Escalation: a priority-1 report left new past its 5 s deadline.
-    const urgent = await make('V-ESC', 'tianhe', { priority: 1, title: '高层住宅冒烟' });
+    const urgent = await make('V-ESC', 'tianhe', { priority: 1, title: '高层住宅冒烟', address: '天河区体育东路118号' });
     await page.locator(`#queue tr[data-id="${urgent.id}"].escalated`).waitFor({ timeout: WAIT });
     await page.locator('#cue[data-kind=escalated]').waitFor({ timeout: WAIT });
     assert.match(await page.textContent('#cue'), new RegExp(`警情升级 #${urgent.id}`));
@@ -231,6 +234,58 @@ test('with console.tile_url the map asks this centre for tiles under the distric
     assert.ok(tiles.length > 0);
     assert.ok(tiles.every((u) => u.startsWith(srv.base + '/tiles/')));
     assert.deepEqual(offLoopback(c.requests), []);
+  } finally {
+    await browser.close();
+    await srv.stop();
+    srv.cleanup();
+  }
+});
+
+test('incident detail: a likely duplicate merged in one click, the alarm raised, a link by number, the timeline', async () => {
+  const srv = await seededServer({ users: [['sup', 'supervisor']] });
+  const browser = await launch();
+  try {
+    const a = (await intake(srv, report('DUP-A', { priority: 2, title: '天河路商铺火灾', address: '天河区天河路208号' }))).json.incident;
+    const b = (await intake(srv, report('DUP-B', { priority: 2, title: '商铺起火', address: '天河区天河路210号',
+      lat: PLACES.tianhe[1] + 0.0009 }))).json.incident;
+    assert.ok(b.links.some((l) => l.kind === 'duplicate_suspect' && l.incident === a.id), JSON.stringify(b.links));
+    const far = (await intake(srv, report('FAR-110', { line: '110', category: 'social_security', type: 'fight', priority: 3,
+      title: '聚众斗殴', address: '海珠区江南大道中180号', lon: PLACES.haizhu[0], lat: PLACES.haizhu[1] }))).json.incident;
+
+    const c = await openConsole(browser, srv, { user: 'sup' });
+    const { page } = c;
+    await page.locator(`#queue tr[data-id="${b.id}"]`).waitFor({ timeout: WAIT });
+    assert.match(await page.textContent(`#queue tr[data-id="${b.id}"]`), /疑重/);
+    await page.click(`#queue tr[data-id="${b.id}"]`);
+    const dup = page.locator(`#detail-links li[data-incident="${a.id}"][data-kind=duplicate_suspect]`);
+    await dup.waitFor({ timeout: WAIT });
+    assert.match(await dup.textContent(), /\d+ m/, 'with its distance');
+    await dup.locator('button[data-act=merge]').click();
+    // Merged: gone from the queue, recorded on the surviving incident.
+    await page.locator(`#queue tr[data-id="${b.id}"]`).waitFor({ state: 'detached', timeout: WAIT });
+    assert.equal((await srv.get(`/api/v1/incidents/${b.id}`)).status, 401, 'REST needs the session');
+
+    await page.click(`#queue tr[data-id="${a.id}"]`);
+    await page.locator(`#detail-links li[data-incident="${b.id}"]`).waitFor({ timeout: WAIT });
+    // Raise the alarm: level 2 of the building-fire plan tasks 110 as well.
+    await page.click('#raise-alarm');
+    await page.locator('#detail-tasks tr[data-agency="110"]').waitFor({ timeout: WAIT });
+    assert.match(await page.textContent('#detail-fields'), /2 · building-fire/);
+    // Link by number.
+    await page.fill('#link-target', String(far.id));
+    await page.selectOption('#link-kind', 'related');
+    await page.click('#link-add');
+    await page.locator(`#detail-links li[data-incident="${far.id}"][data-kind=related]`).waitFor({ timeout: WAIT });
+    // The timeline is the journal's: reported, merged, alarm raised, linked.
+    await page.locator('#detail-history li[data-kind="incident.linked"]').waitFor({ timeout: WAIT });
+    const kinds = await page.$$eval('#detail-history li', (lis) => lis.map((li) => li.dataset.kind));
+    assert.equal(kinds[0], 'incident.created');
+    assert.ok(kinds.includes('incident.alarm_raised'), kinds.join());
+    assert.ok(kinds.includes('incident.merged'), kinds.join());
+    await shot(page, 'desk-detail-links');
+    assert.deepEqual(offLoopback(c.requests), []);
+    assert.deepEqual(c.errors, []);
+    assert.deepEqual(c.failed, []);
   } finally {
     await browser.close();
     await srv.stop();

@@ -280,7 +280,7 @@ export function renderDetail() {
 
   const links = el('ul', { id: 'detail-links', class: 'links' }, (inc.links || []).map((l) => el('li', { 'data-incident': String(l.incident), 'data-kind': l.kind },
     el('a', { href: '#', text: `#${l.incident}`, onclick: (e) => { e.preventDefault(); showIncident(l.incident); } }),
-    ` ${l.kind}${l.role ? ' · ' + l.role : ''}${l.distance_m != null ? ` · ${Math.round(l.distance_m)} m` : ''}${l.gap_s != null ? ` · ${l.gap_s} s` : ''} `,
+    ` ${label('lr', l.role || l.kind)}${l.distance_m != null ? ` · ${Math.round(l.distance_m)} m` : ''}${l.gap_s != null ? ` · ${l.gap_s} s` : ''} `,
     ctx.canAct && l.kind === 'duplicate_suspect' ? [
       el('button', { type: 'button', class: 'small', 'data-act': 'merge', text: `${t('link_merge').replace('此', '')} #${l.incident}`,
         onclick: () => command(inc, () => post(`/api/v1/incidents/${inc.id}/links`, { incident: l.incident, kind: 'merge' }, inc.version)) }),

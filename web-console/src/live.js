@@ -14,6 +14,7 @@ export const store = {
   seq: 0,
   serverSeq: 0,
   conn: 'connecting',
+  downSince: null, // when the connection was lost, until live again
   incidents: new Map(),
   units: new Map(),
   presence: new Map(), // incident id -> [{console, user, state}]
@@ -41,6 +42,9 @@ export function send(obj) {
 
 function setConn(conn) {
   if (store.conn === conn) return;
+  // Since when the page has not been in step with the centre (shown while cut off).
+  if (conn === 'live') store.downSince = null;
+  else if ((conn === 'down' || conn === 'offline') && !store.downSince) store.downSince = new Date();
   store.conn = conn;
   emit({ type: 'conn' });
 }

@@ -84,6 +84,10 @@ function renderHeader() {
   conn.className = `conn conn-${store.conn}`;
   conn.dataset.state = store.conn;
   conn.textContent = t(CONN_TEXT[store.conn]);
+  if (store.downSince) {
+    conn.textContent += ` · ${t('since', { time: store.downSince.toLocaleTimeString(getLang()) })}`;
+  }
+  document.body.dataset.conn = store.conn;
   $('seq').textContent = `seq ${store.seq}`;
   const open = [...store.incidents.values()].filter((i) => OPEN_STATUSES.includes(i.status));
   $('counts').replaceChildren(...LINES.slice(0, 4).map((l) => el('span', { class: `count line-${l}`, 'data-line': l,

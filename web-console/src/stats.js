@@ -77,7 +77,9 @@ function hoursChart(hours) {
 function intervalsChart(iv) {
   const names = ['acknowledge', 'dispatch', 'ambulance_out', 'on_scene'];
   const W = 560, row = 50, H = names.length * row + 10, L = 90;
-  const max = Math.max(1, ...names.flatMap((n) => (iv[n] ? [iv[n].p95_s, iv[n].target_s] : [1]))) * 1.1;
+  // Each row on its own scale (p95 or the target, whichever is longer): a 15 s target
+  // and a 15 min one side by side would leave the short bars invisible.
+  let max = 1;
   const x = (v) => L + (v / max) * (W - L - 10);
   const out = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'svg-chart', id: 'svg-intervals', role: 'img' });
   names.forEach((n, i) => {
@@ -88,6 +90,7 @@ function intervalsChart(iv) {
       out.append(svg('text', { x: L, y: top + 20, class: 'axis' }, `${t('no_data')} (n=0)`));
       return;
     }
+    max = Math.max(1, v.p95_s, v.target_s) * 1.15;
     const cls = v.met ? 'met' : 'missed';
     [['p95_s', 0.35], ['p90_s', 0.6], ['p50_s', 1]].forEach(([p, op]) => {
       out.append(svg('rect', { x: L, y: top + 6, height: 20, width: Math.max(1, x(v[p]) - L), class: `iv ${cls}`, 'fill-opacity': op, 'data-interval': n, 'data-p': p },
