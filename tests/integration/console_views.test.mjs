@@ -292,3 +292,31 @@ test('incident detail: a likely duplicate merged in one click, the alarm raised,
     srv.cleanup();
   }
 });
+
+test('what agencies write is shown as text, never as markup: queue, detail, map tooltip, banner', async () => {
+  const srv = await startServer();
+  const browser = await launch();
+  try {
+    const c = await openConsole(browser, srv);
+    const { page } = c;
+    const title = '<img id="pwned" src="/x.png"><b id="bold">粗体</b>';
+    const inc = (await srv.post('/api/v1/intake/json', report('MARKUP-1', { title, address: '<i id="ital">天河</i>' }))).json.incident;
+    const row = page.locator(`#queue tr[data-id="${inc.id}"]`);
+    await row.waitFor({ timeout: WAIT });
+    assert.match(await row.textContent(), /<img id="pwned"/);
+    assert.match(await page.textContent('#cue'), /<b id="bold">/);
+    await row.click();
+    await page.locator(`#detail-body[data-id="${inc.id}"]`).waitFor({ timeout: WAIT });
+    assert.match(await page.textContent('#detail-title'), /<b id="bold">粗体<\/b>/);
+    await page.hover(`#map path.inc-${inc.id}`);
+    const tip = page.locator('.leaflet-tooltip', { hasText: '<img id="pwned"' });
+    await tip.waitFor({ timeout: WAIT });
+    assert.equal(await page.locator('#pwned, #bold, #ital').count(), 0, 'no element was made from the text');
+    assert.ok(!c.requests.some((u) => u.endsWith('/x.png')), 'nothing was loaded from it');
+    assert.deepEqual(c.errors, []);
+  } finally {
+    await browser.close();
+    await srv.stop();
+    srv.cleanup();
+  }
+});

@@ -12,6 +12,13 @@ import { formatCoords } from './coords.js';
 
 const GUANGZHOU = [23.13, 113.32];
 
+// Leaflet puts a string tooltip in as HTML; what agencies wrote goes in as text.
+function textNode(text) {
+  const span = document.createElement('span');
+  span.textContent = text;
+  return span;
+}
+
 export class LiveMap {
   constructor(el, { onSelect, coordsEl = null, units = true, only = null } = {}) {
     this.el = el;
@@ -76,12 +83,12 @@ export class LiveMap {
         m = L.circleMarker([inc.lat, inc.lon], { ...style, className: `inc-marker inc-${inc.id}`, bubblingMouseEvents: false })
           .on('click', () => this.onSelect && this.onSelect(inc.id))
           .addTo(this.incLayer);
-        m.bindTooltip('', { direction: 'top', offset: [0, -6] });
+        m.bindTooltip(textNode(''), { direction: 'top', offset: [0, -6] });
         this.incMarkers.set(inc.id, m);
       } else {
         m.setLatLng([inc.lat, inc.lon]).setStyle(style);
       }
-      m.setTooltipContent(`#${inc.id} P${inc.priority} ${label('line', inc.line)} · ${inc.title} · ${label('st', inc.status)}`);
+      m.setTooltipContent(textNode(`#${inc.id} P${inc.priority} ${label('line', inc.line)} · ${inc.title} · ${label('st', inc.status)}`));
       const path = m.getElement();
       if (path) {
         path.dataset.line = inc.line;
@@ -104,12 +111,12 @@ export class LiveMap {
       let m = this.unitMarkers.get(u.id);
       if (!m) {
         m = L.circleMarker([u.lat, u.lon], { ...style, className: `unit-marker unit-${u.id}` }).addTo(this.unitLayer);
-        m.bindTooltip('');
+        m.bindTooltip(textNode(''));
         this.unitMarkers.set(u.id, m);
       } else {
         m.setLatLng([u.lat, u.lon]).setStyle(style);
       }
-      m.setTooltipContent(`${u.id} · ${label('ag', u.agency)} ${label('kind', u.kind)} · ${label('ust', u.status)}${u.stale ? ' · ' + t('stale') : ''}`);
+      m.setTooltipContent(textNode(`${u.id} · ${label('ag', u.agency)} ${label('kind', u.kind)} · ${label('ust', u.status)}${u.stale ? ' · ' + t('stale') : ''}`));
       const path = m.getElement();
       if (path) path.dataset.status = u.status;
     }
