@@ -176,6 +176,7 @@ test('a supervisor shift: filters, keyboard shortcuts, three coordinate systems,
     await page.locator('#cue[data-kind=escalated]').waitFor({ timeout: WAIT });
     assert.match(await page.textContent('#cue'), new RegExp(`警情升级 #${urgent.id}`));
     assert.equal(await page.getAttribute('#cue', 'data-sound'), 'played', 'the cue is audible');
+    assert.equal(await page.getAttribute('#mute', 'data-state'), 'on');
     assert.equal(await page.textContent('#alert-count'), '1');
     await shot(page, 'desk-escalation');
     await page.keyboard.press('3');
@@ -305,7 +306,11 @@ test('what agencies write is shown as text, never as markup: queue, detail, map 
     await row.waitFor({ timeout: WAIT });
     assert.match(await row.textContent(), /<img id="pwned"/);
     assert.match(await page.textContent('#cue'), /<b id="bold">/);
+    // No click yet: the browser allows no sound, and the header says so instead of pretending.
+    assert.equal(await page.getAttribute('#cue', 'data-sound'), 'blocked');
+    assert.equal(await page.textContent('#mute'), '点击启用提示音');
     await row.click();
+    await page.locator('#mute[data-state=on]').waitFor({ timeout: WAIT });
     await page.locator(`#detail-body[data-id="${inc.id}"]`).waitFor({ timeout: WAIT });
     assert.match(await page.textContent('#detail-title'), /<b id="bold">粗体<\/b>/);
     await page.hover(`#map path.inc-${inc.id}`);

@@ -52,6 +52,9 @@ function setConn(conn) {
 export function connect() {
   clearTimeout(retryTimer);
   if (!navigator.onLine) { setConn('offline'); return; }
+  const old = ws;
+  ws = null; // its close is ours: no reconnect from it, no frames from it
+  if (old) old.close();
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const sock = new WebSocket(`${proto}://${location.host}/ws`, 'liandong.v1');
   ws = sock;
@@ -61,6 +64,7 @@ export function connect() {
     sock.send(JSON.stringify({ type: 'hello', last_seq: store.seq, ...(store.filters || {}) }));
   };
   sock.onmessage = (m) => {
+    if (ws !== sock) return;
     let f;
     try { f = JSON.parse(m.data); } catch { return; }
     onMessage(f);

@@ -56,6 +56,8 @@ function unlockAudio() {
     if (A) audio = new A();
   }
   if (audio && audio.state === 'suspended') audio.resume();
+  if (audio && !audio.onstatechange) audio.onstatechange = () => renderHeader();
+  renderHeader();
 }
 window.addEventListener('pointerdown', unlockAudio, { capture: true });
 window.addEventListener('keydown', unlockAudio, { capture: true });
@@ -95,8 +97,11 @@ function renderHeader() {
   const n = unread();
   $('alert-count').hidden = n === 0;
   $('alert-count').textContent = String(n);
-  $('mute').textContent = muted ? t('sound_off') : t('sound_on');
-  $('mute').classList.toggle('off', muted);
+  // Say when the browser has not allowed sound yet (it needs one click or key first).
+  const blocked = !muted && (!audio || audio.state !== 'running');
+  $('mute').textContent = muted ? t('sound_off') : blocked ? t('sound_blocked') : t('sound_on');
+  $('mute').classList.toggle('off', muted || blocked);
+  $('mute').dataset.state = muted ? 'off' : blocked ? 'blocked' : 'on';
 }
 
 let frame = 0;
@@ -191,6 +196,7 @@ document.addEventListener('keydown', (e) => {
 });
 
 function toggleMute() {
+  if (!muted && (!audio || audio.state !== 'running')) { unlockAudio(); return; } // the click enables sound
   muted = !muted;
   try { localStorage.setItem('liandong.muted', muted ? '1' : '0'); } catch { /* private mode */ }
   renderHeader();
