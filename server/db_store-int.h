@@ -31,6 +31,9 @@ int db_tx_save(struct db_store *st, struct db_req *r, struct incident *in, const
 /* Journal an event about an incident (its JSON, and changed when not NULL; stolen). */
 int db_tx_incident_event(struct db_store *st, struct db_req *r, const char *kind,
     const struct incident *in, json_t *changed, int64_t now);
+/* The same with extra's fields (an object, stolen; NULL: none) in the event too. */
+int db_tx_incident_event_with(struct db_store *st, struct db_req *r, const char *kind,
+    const struct incident *in, json_t *changed, json_t *extra, int64_t now);
 /* Journal any event: body's fields (stolen) join type/seq/ts/kind/actor. */
 int db_tx_event(struct db_store *st, struct db_req *r, const char *kind, int64_t incident_id,
     const char *scope, const char *line, json_t *body, int64_t now);

@@ -331,7 +331,14 @@ int
 db_tx_incident_event(struct db_store *st, struct db_req *r, const char *kind,
     const struct incident *in, json_t *changed, int64_t now)
 {
-	json_t *body = json_object();
+	return db_tx_incident_event_with(st, r, kind, in, changed, NULL, now);
+}
+
+int
+db_tx_incident_event_with(struct db_store *st, struct db_req *r, const char *kind,
+    const struct incident *in, json_t *changed, json_t *extra, int64_t now)
+{
+	json_t *body = extra ? extra : json_object();
 	json_object_set_new(body, "incident", inc_to_json(in));
 	if (changed)
 		json_object_set_new(body, "changed", changed);
