@@ -2,7 +2,8 @@
 // and server: a report posted through a gateway appears in both queues and on
 // both maps; one assigns a unit with one click, the other sees it; the
 // other's edit, started on the older version, shows the conflict instead of
-// overwriting or failing silently. No request of either page leaves loopback.
+// overwriting or failing silently; a note by one reaches the other. No request
+// of either page leaves loopback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, seededServer, session, intake, positions, openConsole, shot, offLoopback, WAIT } from './browser.mjs';
@@ -82,10 +83,23 @@ test('two dispatchers: gateway report in both queues and maps, assignment seen b
     assert.equal(now.version, 2);
     assert.equal(await b.page.inputValue('#detail-edit-text'), '六楼厨房起火，已疏散');
     await shot(b.page, 'desk-stale-edit-conflict');
-    // Saving again, now on the current version, goes through and A sees it.
+    // A starts a note (N) while B saves again, now on the current version: it goes
+    // through, A's panel redraws with it, and A keeps the note half-typed and the caret.
+    await a.page.keyboard.press('n');
+    await a.page.keyboard.type('燃气阀门已关闭');
     await b.page.click('#detail-save');
     await a.page.locator('#detail-description', { hasText: '已疏散' }).waitFor({ timeout: WAIT });
     assert.equal((await sup('GET', `/api/v1/incidents/${inc.id}`)).json.description, '六楼厨房起火，已疏散');
+    assert.equal(await a.page.evaluate(() => document.activeElement.id), 'note-text');
+    await a.page.keyboard.type('，可以进入');
+    assert.equal(await a.page.inputValue('#note-text'), '燃气阀门已关闭，可以进入');
+    await a.page.click('#note-add');
+    // B sees the note, with who wrote it; the incident's version is unchanged by it.
+    const noted = b.page.locator('#detail-notes li', { hasText: '燃气阀门已关闭，可以进入' });
+    await noted.waitFor({ timeout: WAIT });
+    assert.match(await noted.textContent(), /user:d119a/);
+    assert.equal(await a.page.inputValue('#note-text'), '');
+    assert.equal((await sup('GET', `/api/v1/incidents/${inc.id}`)).json.version, 3);
 
     // Every request either page made stayed on this machine.
     for (const c of [a, b]) {

@@ -72,6 +72,7 @@ async function loadHistory() {
   if (r.ok && id === ctx.selected) {
     history = r.body.events;
     renderTimeline();
+    renderNotes();
   }
 }
 
@@ -298,9 +299,25 @@ export function renderDetail() {
       onclick: () => { const n = Number(target.value); if (n > 0) command(inc, () => post(`/api/v1/incidents/${inc.id}/links`, { incident: n, kind: kind.value }, inc.version)); } }));
   }
 
+  const notes = el('ol', { id: 'detail-notes', class: 'notes' }, history.filter((ev) => ev.kind === 'incident.noted').map((ev) =>
+    el('li', { 'data-seq': String(ev.seq) },
+      el('span', { class: 'muted', text: `${new Date(ev.ts).toLocaleTimeString(document.documentElement.lang)} ${ev.actor}` }), ' ',
+      el('span', { class: 'note-text', text: ev.note ? ev.note.text : '' }))));
+  let noteForm = null;
+  if (ctx.canAct) {
+    const prevNote = $('note-text');
+    const box = el('textarea', { id: 'note-text', rows: 2, maxlength: '2000', placeholder: t('note_placeholder') });
+    box.value = prevNote ? prevNote.value : '';
+    noteForm = el('div', { class: 'editor' }, box,
+      el('button', { type: 'button', id: 'note-add', class: 'small', text: t('note_add'), onclick: () => addNote(inc) }));
+  }
+
   const assigned = el('ul', { id: 'detail-units', class: 'chips' }, (inc.units || []).map((u) =>
     el('li', { 'data-unit': u.id, class: `chip ust-${u.status}`, text: `${u.id} · ${label('ust', u.status)}` })));
 
+  // Live updates redraw the panel: whoever is typing keeps their place.
+  const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement : null;
+  const keep = focused && focused.id ? { id: focused.id, start: focused.selectionStart, end: focused.selectionEnd } : null;
   body.replaceChildren(...[head,
     el('div', { id: 'detail-presence', class: 'muted' }),
     conflictBox, fields, actions, editor,
@@ -310,7 +327,15 @@ export function renderDetail() {
     ctx.canAct ? el('div', { id: 'detail-recs' }) : null,
     el('h3', { text: t('tasks') }), tasks,
     el('h3', { text: t('links') }), links, linkForm,
+    el('h3', { text: t('notes') }), notes, noteForm,
     el('h3', { text: t('timeline') }), el('ol', { id: 'detail-history', class: 'timeline' })].filter(Boolean));
+  if (keep) {
+    const again = $(keep.id);
+    if (again) {
+      again.focus();
+      if (keep.start != null && again.setSelectionRange) again.setSelectionRange(keep.start, keep.end);
+    }
+  }
   renderPresence();
   renderRecommendations();
   renderTimeline();
@@ -342,12 +367,39 @@ function renderRecommendations() {
       : el('p', { class: 'muted', text: recs.error || t('no_recommendation') }));
 }
 
+function renderNotes() {
+  const ol = $('detail-notes');
+  if (!ol) return;
+  ol.replaceChildren(...history.filter((ev) => ev.kind === 'incident.noted').map((ev) =>
+    el('li', { 'data-seq': String(ev.seq) },
+      el('span', { class: 'muted', text: `${new Date(ev.ts).toLocaleTimeString(document.documentElement.lang)} ${ev.actor}` }), ' ',
+      el('span', { class: 'note-text', text: ev.note ? ev.note.text : '' }))));
+}
+
+// A note adds to the journal; the incident's version does not matter.
+async function addNote(inc) {
+  const box = $('note-text');
+  const text = box.value;
+  if (!text.trim()) return;
+  const r = await command(inc, () => post(`/api/v1/incidents/${inc.id}/notes`, { text }));
+  if (r.ok) {
+    const again = $('note-text');
+    if (again) again.value = '';
+    loadHistory();
+  }
+}
+
+export function focusNote() {
+  const box = $('note-text');
+  if (box) box.focus();
+}
+
 function renderTimeline() {
   const ol = $('detail-history');
   if (!ol) return;
   ol.replaceChildren(...history.map((ev) => el('li', { 'data-seq': String(ev.seq), 'data-kind': ev.kind },
     el('time', { text: new Date(ev.ts).toLocaleTimeString(document.documentElement.lang) }), ' ',
     el('strong', { text: label('k', ev.kind) }), ' ',
-    ev.kind === 'incident.created' ? '' : (ev.changed || []).join(', '), ' · ',
+    ev.kind === 'incident.created' ? '' : ev.kind === 'incident.noted' ? `“${ev.note ? ev.note.text : ''}”` : (ev.changed || []).join(', '), ' · ',
     el('span', { class: 'muted', text: ev.actor }))));
 }

@@ -8,7 +8,7 @@ import { t, label, applyStatic, setLang, getLang, onLangChange } from './i18n.js
 import { get } from './api.js';
 import { initQueue, renderQueue, moveSelection, markFresh, fillFilters } from './queue.js';
 import { LiveMap } from './map.js';
-import { initDetail, showIncident, closeDetail, renderDetail, advanceStatus, assignFirst, editDescription, current } from './detail.js';
+import { initDetail, showIncident, closeDetail, renderDetail, advanceStatus, assignFirst, editDescription, focusNote, current } from './detail.js';
 import { renderUnits } from './units.js';
 import { pushAlert, renderAlerts, renderFeed, unread } from './alerts.js';
 import { loadStats, renderStats } from './stats.js';
@@ -192,6 +192,7 @@ document.addEventListener('keydown', (e) => {
   else if (k === 's' || k === 'S') advanceStatus();
   else if (k === 'a' || k === 'A') assignFirst();
   else if (k === 'e' || k === 'E') { editDescription(); e.preventDefault(); }
+  else if (k === 'n' || k === 'N') { focusNote(); e.preventDefault(); }
   else if (k === 'f' || k === 'F') { $('filter-line').focus(); e.preventDefault(); }
 });
 
