@@ -68,6 +68,8 @@ test('sign-in by role: a wrong password is refused; a dispatcher sees their agen
     assert.equal(await l.page.textContent('#leader-tiles [data-key=open_total] .tile-n'), '3');
     assert.equal(await l.page.textContent('#leader-tiles [data-key=p1_total] .tile-n'), '1');
     assert.equal(await l.page.locator(`#leader-major li[data-id="${theft.id}"]`).count(), 0, 'a P4 theft is not major');
+    assert.deepEqual((await l.page.$$eval('#leader-districts tr', (trs) => trs.map((tr) => tr.dataset.district))).sort(),
+      ['天河区', '海珠区', '越秀区'].sort(), 'open incidents per district');
     await l.page.locator('#leader-map path.district').first().waitFor({ timeout: WAIT });
     await l.page.locator(`#leader-map path.inc-${fire.id}`).waitFor({ timeout: WAIT });
     assert.equal(await l.page.isVisible('#conference-mount'), true, 'the conference panel has its place');

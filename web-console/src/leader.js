@@ -52,6 +52,21 @@ export function renderLeader(onSelect) {
     el('a', { href: '#', text: `#${i.id} ${i.title}`, onclick: (e) => { e.preventDefault(); onSelect(i.id); } }), ' ',
     el('span', { class: 'muted', text: `${label('line', i.line)} · ${i.district ? i.district.name : ''} · ${label('st', i.status)}${i.alarm_level ? ` · ${t('f_alarm')} ${i.alarm_level}` : ''} · ${ageText(i.reported_at)}` })))
     : [el('li', { class: 'muted', text: t('no_data') })]));
+  // Open incidents per district, busiest first, with their priority-1 and escalated ones.
+  const byDistrict = new Map();
+  for (const i of open) {
+    const name = i.district ? i.district.name : t('none_district');
+    const d = byDistrict.get(name) || { name, n: 0, p1: 0, esc: 0 };
+    d.n++;
+    if (i.priority === 1) d.p1++;
+    if (i.escalated_at) d.esc++;
+    byDistrict.set(name, d);
+  }
+  const rows = [...byDistrict.values()].sort((a, b) => b.n - a.n || a.name.localeCompare(b.name));
+  $('leader-districts').tBodies[0].replaceChildren(...rows.map((d) => el('tr', { 'data-district': d.name },
+    el('td', { text: d.name }), el('td', { text: String(d.n) }),
+    el('td', { class: d.p1 ? 'warn' : 'muted', text: `P1 ${d.p1}` }),
+    el('td', { class: d.esc ? 'warn' : 'muted', text: `${t('escalated_total')} ${d.esc}` }))));
   if (!map) map = new LiveMap($('leader-map'), { onSelect, units: false });
   map.update();
 }
