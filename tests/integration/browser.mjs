@@ -20,6 +20,12 @@ export const SHOTS = process.env.LIANDONG_SCREENSHOTS || tempDir('shots');
 export const WAIT = process.env.LIANDONG_SANITIZED === 'true' || process.env.LIANDONG_SANITIZED === '1' ? 60000 : 30000;
 export const PASSWORD = 'correct horse battery 7';
 
+// Without the built console every browser test would wait in vain: say so at once.
+const INDEX = path.join(process.env.LIANDONG_CONSOLE || '', 'index.html');
+if (!existsSync(INDEX)) {
+  throw new Error(`${INDEX} is missing: build the console first (scripts/setup.sh, or npm ci && npm run build in web-console/)`);
+}
+
 export function launch() {
   return chromium.launch({
     executablePath: CHROMIUM,
