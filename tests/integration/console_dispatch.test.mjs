@@ -98,7 +98,8 @@ test('two dispatchers: gateway report in both queues and maps, assignment seen b
     const noted = b.page.locator('#detail-notes li', { hasText: '燃气阀门已关闭，可以进入' });
     await noted.waitFor({ timeout: WAIT });
     assert.match(await noted.textContent(), /user:d119a/);
-    assert.equal(await a.page.inputValue('#note-text'), '');
+    await a.page.locator('#detail-notes li', { hasText: '燃气阀门已关闭，可以进入' }).waitFor({ timeout: WAIT });
+    await a.page.waitForFunction(() => document.querySelector('#note-text').value === '', null, { timeout: WAIT });
     assert.equal((await sup('GET', `/api/v1/incidents/${inc.id}`)).json.version, 3);
 
     // Every request either page made stayed on this machine.

@@ -179,13 +179,18 @@ test('a supervisor shift: filters, keyboard shortcuts, three coordinate systems,
     assert.match(await page.textContent('#cue'), new RegExp(`警情升级 #${urgent.id}`));
     assert.equal(await page.getAttribute('#cue', 'data-sound'), 'played', 'the cue is audible');
     assert.equal(await page.getAttribute('#mute', 'data-state'), 'on');
-    assert.equal(await page.textContent('#alert-count'), '1');
+    // (a task of the plan left unacknowledged past its 60 s would be an alert too, on a slow run)
+    assert.ok(Number(await page.textContent('#alert-count')) >= 1);
     await shot(page, 'desk-escalation');
     await page.keyboard.press('3');
     await page.locator(`#alerts-list li[data-kind="incident.escalated"]`).waitFor({ timeout: WAIT });
     assert.match(await page.textContent('#alerts-list'), new RegExp(`#${urgent.id}`));
     await shot(page, 'alerts');
-    await page.locator('#alerts-list li button').first().click();
+    assert.equal(await page.locator('#alerts-list li[data-kind="incident.escalated"]').count(), 1);
+    for (let n = await page.locator('#alerts-list li button').count(); n > 0; n--) {
+      await page.locator('#alerts-list li button').first().click();
+      await page.waitForFunction((m) => document.querySelectorAll('#alerts-list li button').length < m, n, { timeout: WAIT });
+    }
     await page.locator('#alert-count[hidden]').waitFor({ state: 'attached', timeout: WAIT });
 
     // The unit board: every unit, the assigned one dispatched to its incident, counts per status.
@@ -211,11 +216,12 @@ test('a supervisor shift: filters, keyboard shortcuts, three coordinate systems,
     // English, then back to Chinese: every label from the one dictionary.
     await page.click('#lang');
     await page.locator('#views button[data-view=desk]', { hasText: 'Dispatch' }).waitFor({ timeout: WAIT });
-    assert.equal(await page.textContent('#conn'), 'Live');
+    await page.locator('#conn[data-state=live]', { hasText: /^Live$/ }).waitFor({ timeout: WAIT });
     await page.keyboard.press('1');
+    await page.locator('#queue th', { hasText: 'Incident' }).waitFor({ timeout: WAIT });
     await shot(page, 'desk-en');
     await page.click('#lang');
-    assert.equal(await page.textContent('#conn'), '实时');
+    await page.locator('#conn[data-state=live]', { hasText: /^实时$/ }).waitFor({ timeout: WAIT });
 
     assert.deepEqual(offLoopback(c.requests), []);
     assert.deepEqual(c.errors, []);

@@ -277,6 +277,7 @@ onLangChange(() => {
   fillFilters();
   renderDetail();
   renderStats();
+  renderHeader();
   render();
 });
 
