@@ -67,7 +67,7 @@ export function renderLeader(onSelect) {
     el('td', { text: d.name }), el('td', { text: String(d.n) }),
     el('td', { class: d.p1 ? 'warn' : 'muted', text: `P1 ${d.p1}` }),
     el('td', { class: d.esc ? 'warn' : 'muted', text: `${t('escalated_total')} ${d.esc}` }))));
-  if (!map) map = new LiveMap($('leader-map'), { onSelect, units: false });
+  if (!map) map = new LiveMap($('leader-map'), { onSelect, units: false, scale: 1.5 });
   map.update();
 }
 

@@ -20,7 +20,8 @@ function textNode(text) {
 }
 
 export class LiveMap {
-  constructor(el, { onSelect, coordsEl = null, units = true, only = null } = {}) {
+  constructor(el, { onSelect, coordsEl = null, units = true, only = null, scale = 1 } = {}) {
+    this.scale = scale; // marker size (the leadership map shows the whole city)
     this.el = el;
     this.onSelect = onSelect;
     this.coordsEl = coordsEl;
@@ -74,7 +75,7 @@ export class LiveMap {
       if (this.only && !this.only(inc)) continue;
       seen.add(inc.id);
       const style = {
-        radius: 11 - 2 * inc.priority, color: inc.escalated_at ? '#ffffff' : '#0b1118',
+        radius: (11 - 2 * inc.priority) * this.scale, color: inc.escalated_at ? '#ffffff' : '#0b1118',
         weight: inc.id === ctx.selected ? 3 : 1.5, fillColor: LINE_COLOURS[inc.line] || LINE_COLOURS.other,
         fillOpacity: 0.95,
       };
