@@ -70,7 +70,7 @@ if [ "${TLS:-0}" = 1 ]; then
   scheme=https
 fi
 
-"$BIN" demo --listen "$LISTEN" --port "$PORT" --data ./data --console ./web-console \
+"$BIN" demo --listen "$LISTEN" --port "$PORT" --data ./data --console ./web-console/dist \
 	--set dispatch.plans=./server/plans.conf "${tls_args[@]}" &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null; kill -TERM "${sim:-}" 2>/dev/null; wait' INT TERM

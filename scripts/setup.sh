@@ -41,6 +41,8 @@ $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
 echo "==> npm ci (tests/)"
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+echo "==> npm ci and build (web-console/ -> web-console/dist/, served at /)"
+(cd web-console && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 echo "==> npm ci (gis/data/: boundaries of China and Guangzhou, not committed)"
 (cd gis/data && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && node prepare.mjs)
 

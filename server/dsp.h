@@ -43,6 +43,8 @@ int dsp_unit_transition_allowed(enum dsp_unit_status from, enum dsp_unit_status 
 int dsp_unit_busy(enum dsp_unit_status s);
 /* Unit ids, agencies and kinds: [A-Za-z0-9_.-] (ids also '-' and CJK allowed: any UTF-8 letter). */
 int dsp_token_valid(const char *s, size_t max, int allow_utf8);
+/* Longest note on an incident, in characters. */
+#define DSP_NOTE_MAX 2000
 
 /* --- commands (run in the writer; args owned by the request) ---------------- */
 struct dsp_unit_def {
@@ -74,6 +76,7 @@ struct dsp_args {
 	char own_agency[DSP_AGENCY_LEN + 1]; /* a dispatcher's: only that agency's units and tasks */
 	struct dsp_plans *plans; /* set-plans: handed to the writer */
 	char *path;
+	char *note;             /* a note's text */
 };
 
 struct dsp_args *dsp_args_new(void);
@@ -88,6 +91,7 @@ int dsp_run_positions(struct db_store *st, struct db_req *r, int64_t now);
 int dsp_run_link(struct db_store *st, struct db_req *r, int64_t now);
 int dsp_run_sweep(struct db_store *st, struct db_req *r, int64_t now);
 int dsp_run_set_plans(struct db_store *st, struct db_req *r, int64_t now);
+int dsp_run_note(struct db_store *st, struct db_req *r, int64_t now);
 
 /* --- the loop side (dsp_live.c) ----------------------------------------------- */
 struct dsp_live;

@@ -270,6 +270,30 @@ api_link(struct srv_req *req, int64_t id)
 	submit_cmd(req, NULL, dsp_run_link, a);
 }
 
+static void
+api_note(struct srv_req *req, int64_t id)
+{
+	static const char *const known[] = { "text", NULL };
+	json_t *j = command_body(req, known, NULL);
+	if (j == NULL)
+		return;
+	json_t *text = json_object_get(j, "text");
+	const char *s = json_string_value(text);
+	size_t n = s ? srv_utf8_len(s) : 0;
+	if (s == NULL || n == 0 || n > DSP_NOTE_MAX || strspn(s, " \t\r\n") == strlen(s)) {
+		json_decref(j);
+		fail(req, text ? SRV_E_BAD_FIELD : SRV_E_MISSING_FIELD,
+		    xasprintf(text ? "text must be 1-%d characters, not only spaces" : "text is required",
+			DSP_NOTE_MAX));
+		return;
+	}
+	struct dsp_args *a = dsp_args_new();
+	a->id = id;
+	a->note = xstrdup(s);
+	json_decref(j);
+	submit_cmd(req, NULL, dsp_run_note, a);
+}
+
 struct recommend_ctx {
 	char kind[DSP_KIND_LEN + 1];
 	int limit;
@@ -328,6 +352,10 @@ dsp_api_incident(struct srv_req *req, int64_t id, const char *rest)
 	}
 	if (strcmp(rest, "/links") == 0 && m == SRV_POST) {
 		api_link(req, id);
+		return 1;
+	}
+	if (strcmp(rest, "/notes") == 0 && m == SRV_POST) {
+		api_note(req, id);
 		return 1;
 	}
 	if (strcmp(rest, "/recommendations") == 0 && m == SRV_GET) {

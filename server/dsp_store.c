@@ -693,6 +693,31 @@ dsp_run_task_ack(struct db_store *st, struct db_req *r, int64_t now)
 	return 0;
 }
 
+/* --- notes ----------------------------------------------------------------------- */
+
+/*
+ * A dispatcher's note on an incident: journaled (incident.noted) with its
+ * author and time and the text, in the one order like every change. The
+ * incident itself is unchanged, its version too: a note adds and never
+ * overwrites, so it cannot conflict with someone else's edit.
+ */
+int
+dsp_run_note(struct db_store *st, struct db_req *r, int64_t now)
+{
+	struct dsp_args *a = r->args;
+	int rc = load_target(st, r, a->id, 0);
+	if (rc)
+		return rc;
+	json_t *note = json_pack("{s:{s:s}}", "note", "text", a->note);
+	if ((rc = db_tx_incident_event_with(st, r, "incident.noted", &r->inc, json_pack("[s]", "notes"),
+	    note, now)))
+		return rc;
+	r->changed = 1;
+	set_result_incident(r);
+	json_object_set_new(r->result, "note", json_pack("{s:s}", "text", a->note));
+	return 0;
+}
+
 /* --- alarm level ------------------------------------------------------------------ */
 
 int
@@ -1360,6 +1385,7 @@ dsp_args_free(void *p)
 	free(a->pos_at);
 	dsp_plans_free(a->plans);
 	free(a->path);
+	free(a->note);
 	free(a);
 }
 

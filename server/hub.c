@@ -455,6 +455,21 @@ start_query(struct hub_console *c, struct db_query *q)
 	}
 }
 
+/*
+ * Start sending from seq `at` (a snapshot's, or a resuming hello's): live at
+ * once when nothing is newer, else catch up first. Live at once matters for
+ * frames without a seq (presence, positions), which only live consoles get:
+ * waiting for the next write to find out there was nothing to catch up lost
+ * a presence broadcast in between.
+ */
+static void
+start_from(struct hub_console *c, int64_t at)
+{
+	c->cursor = c->sent = at;
+	c->state = at >= c->hub->last_seq ? C_LIVE : C_CATCHUP;
+	wake(c);
+}
+
 static void
 request_snapshot(struct hub_console *c)
 {
@@ -468,8 +483,7 @@ request_snapshot(struct hub_console *c)
 		/* Nothing changed since the last snapshot: share it. */
 		h->snapshot->refs++;
 		ctl_push(c, h->snapshot);
-		c->cursor = c->sent = h->snapshot_seq;
-		c->state = C_CATCHUP;
+		start_from(c, h->snapshot_seq);
 		return;
 	}
 	struct db_query *q = db_query_new(DBQ_SNAPSHOT);
@@ -497,8 +511,7 @@ snapshot_done(struct db_query *q)
 			h->snapshot_seq = q->seq;
 		}
 		ctl_push(c, m);
-		c->cursor = c->sent = q->seq;
-		c->state = C_CATCHUP;
+		start_from(c, q->seq);
 	} else if (c->wsi && q->err) {
 		log_warn("hub", "snapshot failed|console=%llu cause=\"%s\"", (unsigned long long)c->id,
 		    q->cause ? q->cause : "");
@@ -729,9 +742,7 @@ on_hello(struct hub_console *c, json_t *msg)
 	if (strcmp(mode, "snapshot") == 0) {
 		request_snapshot(c);
 	} else {
-		c->cursor = c->sent = last;
-		c->state = C_CATCHUP;
-		wake(c);
+		start_from(c, last);
 	}
 }
 

@@ -716,6 +716,7 @@ static const struct rule {
 	{ SRV_GET, "/api/v1/journal", R_VIEW, 0 },
 	{ SRV_GET, "/api/v1/audit", R_SUP, 0 },
 	{ SRV_GET, "/api/v1/adapters", R_ALL, 0 },
+	{ SRV_GET, "/api/v1/console", R_ALL, 0 },
 	{ SRV_GET, "/api/v1/gis/*", R_ALL, 0 },
 };
 
@@ -908,6 +909,17 @@ srv_api_dispatch(struct srv_req *req)
 	}
 	if (strcmp(p, "/api/v1/adapters") == 0 && m == SRV_GET) {
 		api_adapters(req);
+		return;
+	}
+	if (strcmp(p, "/api/v1/console") == 0) {
+		/* What the page needs from the configuration: sign-in mode, optional map tiles. */
+		const char *tiles = req->srv->cfg->console_tile_url;
+		if (m != SRV_GET) {
+			fail(req, SRV_E_METHOD, xstrdup("use GET"));
+			return;
+		}
+		srv_reply_json(req, 200, json_pack("{s:s, s:s?}", "auth", req->srv->cfg->console_auth,
+		    "tile_url", tiles[0] ? tiles : NULL));
 		return;
 	}
 	if (srv_gis_dispatch(req))

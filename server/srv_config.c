@@ -31,8 +31,11 @@ static const struct centry entries[] = {
 	    "TCP port of the listener (0 picks a free port, logged at start)." },
 	{ "data.dir", C_STR, OFF(data_dir), "./data", 0, 0,
 	    "Folder for the SQLite store (liandong.db and its WAL)." },
-	{ "console.dir", C_STR, OFF(console_dir), "./web-console", 0, 0,
-	    "Folder of the web console's static files, served at /." },
+	{ "console.dir", C_STR, OFF(console_dir), "./web-console/dist", 0, 0,
+	    "Folder of the web console's built files (web-console/ after npm run build), served at /." },
+	{ "console.tile_url", C_STR, OFF(console_tile_url), "", 0, 0,
+	    "Map tiles under the district layer, e.g. /tiles/{z}/{x}/{y}.png: a path on this centre (the "
+	    "page's CSP allows no other origin; proxy a tile service such as Tianditu there); empty: none." },
 	{ "log.level", C_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug." },
 	{ "console.auth", C_STR, OFF(console_auth), "users", 0, 0,
 	    "users: consoles and the REST API need a signed-in user (liandong user add); open: none (tests, labs)." },
@@ -158,6 +161,12 @@ apply(struct srv_config *cfg, const char *key, const char *val, char **cause)
 			    strcmp(val, "open") != 0)
 				return srv_fail(cause, SRV_E_CONFIG, "console.auth must be users or open, not '%s'",
 				    val);
+			if (strcmp(key, "console.tile_url") == 0 && val[0] &&
+			    (val[0] != '/' || val[1] == '/' || !strstr(val, "{z}") || !strstr(val, "{x}") ||
+				!strstr(val, "{y}") || strpbrk(val, "\"<> \t\\")))
+				return srv_fail(cause, SRV_E_CONFIG,
+				    "console.tile_url must be a path on this centre with {z}, {x} and {y} "
+				    "(e.g. /tiles/{z}/{x}/{y}.png), not '%s'", val);
 			if (strcmp(key, "intake.auth") == 0 && strcmp(val, "keys") != 0 &&
 			    strcmp(val, "open") != 0)
 				return srv_fail(cause, SRV_E_CONFIG, "intake.auth must be keys or open, not '%s'",

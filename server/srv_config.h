@@ -16,6 +16,7 @@ struct srv_config {
 	int port;
 	char *data_dir;
 	char *console_dir;
+	char *console_tile_url;
 	char *log_level;
 	char *intake_auth;
 	int64_t http_max_body;

@@ -41,7 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$server" serve --port 0 --data "$run/data" --console "$root/web-console" \
+"$server" serve --port 0 --data "$run/data" --console "$root/web-console/dist" \
 	--set intake.auth=open --set dispatch.stale_s=3600 --set http.max_conns=8192 --set http.max_conns_per_address=100000 \
 	--set dispatch.ack_p1=86400 --set dispatch.ack_p2=86400 >"$log" 2>&1 &
 pid=$!

@@ -17,7 +17,7 @@ ACKS=${ACKS:-20}
 [[ -x $BUILD/server/liandong ]] || { echo "bench/crash: build first (cmake --build $BUILD)" >&2; exit 2; }
 [[ -d $root/tests/node_modules/ws ]] || { echo "bench/crash: run scripts/setup.sh" >&2; exit 2; }
 start=$(date +%s)
-LIANDONG_BIN=$BUILD/server/liandong LIANDONG_CONSOLE=$root/web-console \
+LIANDONG_BIN=$BUILD/server/liandong LIANDONG_CONSOLE=$root/web-console/dist \
 LIANDONG_CRASH_CYCLES=$CYCLES LIANDONG_CRASH_ACKS=$ACKS \
 	node --test --test-timeout=86400000 "$root/tests/integration/durability.test.mjs" | tee "${TMPDIR:-/tmp}/bench-crash.tap" |
 	grep -E 'SIGKILL cycles|^# (pass|fail) '

@@ -62,7 +62,7 @@ field() {
 
 echo "== liandong: $clients consoles, $count changes every $interval ms"
 # This bench measures fan-out, not intake: the one intake that seeds it needs no key.
-"$liandong" serve --port 0 --data "$out/data" --console "$root/web-console" \
+"$liandong" serve --port 0 --data "$out/data" --console "$root/web-console/dist" \
 	--set intake.auth=open --set http.max_conns_per_address=100000 2>"$out/liandong.log" &
 ld_pid=$!
 pids+=("$ld_pid")

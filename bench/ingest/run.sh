@@ -19,7 +19,7 @@
 #   BUILD=<repo>/build                 where server/liandong and bench/ingest/fsync_probe are
 #   DATA=<repo>/build/bench-ingest     parent folder; a fresh run.XXXXXX folder is made in it
 #                                      (keep it on the disk you want to measure)
-#   CONSOLE=<repo>/web-console
+#   CONSOLE=<repo>/web-console/dist
 #   KEEP=0            1 keeps the run folder (database, server log) afterwards
 #
 # Exit status: 0 pass; 1 the server failed, a response was not 201, or the
@@ -35,7 +35,7 @@ THREADS=${THREADS:-2}
 TARGET=${TARGET:-5}
 BUILD=${BUILD:-$root/build}
 DATA=${DATA:-$root/build/bench-ingest}
-CONSOLE=${CONSOLE:-$root/web-console}
+CONSOLE=${CONSOLE:-$root/web-console/dist}
 KEEP=${KEEP:-0}
 SPOT=${SPOT:-city}
 

@@ -22,7 +22,7 @@ CACHE=${CACHE:-4M}
 [[ -d $root/tests/node_modules/ws ]] || { echo "bench/soak: run scripts/setup.sh" >&2; exit 2; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 run=$(mktemp -d "${TMPDIR:-/tmp}/bench-soak.XXXXXX")
-"$BUILD/server/liandong" demo --port 0 --data "$run/data" --console "$root/web-console" \
+"$BUILD/server/liandong" demo --port 0 --data "$run/data" --console "$root/web-console/dist" \
 	--set intake.auth=open --set console.auth=open --set http.max_conns=8192 --set http.max_conns_per_address=100000 \
 	--set demo.interval_ms="$INTERVAL_MS" --set dispatch.plans="$root/server/plans.conf" \
 	--set hub.ring="$RING" --set store.cache="$CACHE" >"$run/server.log" 2>&1 &
