@@ -56,6 +56,7 @@ struct hub_console {
 	char user[64];            /* who it is: the signed-in user's name, or what it says */
 	char account[33];         /* the signed-in user, "" with sign-in off */
 	char agency[17];          /* a dispatcher's agency: imposed on every filter */
+	int role;                 /* enum srv_role, -1 with sign-in off */
 	int64_t session_expires;
 	int64_t presence_incident;
 	char presence_state[16];
@@ -75,6 +76,7 @@ struct hub {
 	struct hub_console *consoles;
 	uint64_t next_id;
 	struct hub_stats st;
+	struct hub_ext ext;       /* another module's messages (rtc.*), or prefix NULL */
 };
 
 static struct hub_msg *
@@ -347,34 +349,78 @@ hub_publish(void *arg, int64_t seq, const char *frame, size_t len, const char *s
 	}
 }
 
+/* An unsequenced frame to one live console: written now when it can be, else queued (bounded). */
+static void
+push_unsequenced(struct hub_console *c, struct hub_msg *m)
+{
+	struct hub *h = c->hub;
+	size_t cap = (size_t)h->o.queue_max;
+	if (c->q_n == 0 && c->ctl_n == 0 && c->close_code == 0 && !lws_send_pipe_choked(c->wsi)) {
+		if (write_msg(c, m->data + LWS_PRE, m->len) != 0) {
+			c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+			wake(c);
+		}
+		return;
+	}
+	if ((size_t)c->q_n == cap || c->q_bytes + m->len > h->o.queue_bytes) {
+		cut_to_catchup(c, "slow_consumer");
+		return;
+	}
+	m->refs++;
+	c->q[(c->q_head + c->q_n++) % cap] = m;
+	c->q_bytes += m->len;
+	h->st.queued_bytes += m->len;
+	wake(c);
+}
+
 void
 hub_broadcast(struct hub *h, const char *frame, size_t len, const char *scope)
 {
 	struct hub_msg *m = msg_new_scoped(0, frame, len, scope);
-	size_t cap = (size_t)h->o.queue_max;
 	for (struct hub_console *c = h->consoles; c; c = c->next) {
 		if (c->state != C_LIVE || !visible(c, m) || c->wsi == NULL)
 			continue;
-		if (c->q_n == 0 && c->ctl_n == 0 && c->close_code == 0 &&
-		    !lws_send_pipe_choked(c->wsi)) {
-			if (write_msg(c, m->data + LWS_PRE, len) != 0) {
-				c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
-				wake(c);
-			}
-			continue;
-		}
-		if ((size_t)c->q_n == cap || c->q_bytes + len > h->o.queue_bytes) {
-			cut_to_catchup(c, "slow_consumer");
-			continue;
-		}
-		m->refs++;
-		c->q[(c->q_head + c->q_n++) % cap] = m;
-		c->q_bytes += len;
-		h->st.queued_bytes += len;
-		wake(c);
+		push_unsequenced(c, m);
 	}
 	msg_unref(m);
 }
+
+int
+hub_console_send(struct hub_console *c, const char *frame, size_t len)
+{
+	if (c->wsi == NULL)
+		return -1;
+	struct hub_msg *m = msg_new(0, frame, len);
+	if (c->state == C_LIVE) {
+		push_unsequenced(c, m);
+		msg_unref(m);
+	} else if (ctl_push(c, m) != 0) {
+		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+		wake(c);
+	}
+	return 0;
+}
+
+void
+hub_set_ext(struct hub *h, const struct hub_ext *ext)
+{
+	h->ext = *ext;
+}
+
+struct hub_console *
+hub_console_find(struct hub *h, uint64_t id)
+{
+	for (struct hub_console *c = h->consoles; c; c = c->next)
+		if (c->id == id && c->wsi)
+			return c;
+	return NULL;
+}
+
+uint64_t hub_console_id(const struct hub_console *c) { return c->id; }
+const char *hub_console_account(const struct hub_console *c) { return c->account; }
+int hub_console_role(const struct hub_console *c) { return c->role; }
+const char *hub_console_agency(const struct hub_console *c) { return c->agency; }
+const char *hub_console_peer(const struct hub_console *c) { return c->peer; }
 
 static void
 impose_agency(struct hub_console *c)
@@ -395,7 +441,9 @@ hub_console_new(struct hub *h, struct lws *wsi, const char *peer, const struct h
 	c->refs = 1;
 	c->id = ++h->next_id;
 	snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "?");
+	c->role = -1;
 	if (id) {
+		c->role = id->role;
 		snprintf(c->account, sizeof c->account, "%s", id->name);
 		snprintf(c->user, sizeof c->user, "%s", id->display && id->display[0] ? id->display
 										: id->name);
@@ -427,6 +475,8 @@ hub_console_gone(struct hub_console *c)
 	h->st.consoles--;
 	if (c->presence_incident)
 		presence_broadcast(h, c->presence_incident);
+	if (h->ext.gone)
+		h->ext.gone(h->ext.ctx, c);
 	console_unref(c);
 }
 
@@ -794,6 +844,10 @@ on_message(struct hub_console *c, const char *text, size_t len)
 			c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 	} else if (strcmp(type, "presence") == 0) {
 		on_presence(c, msg);
+	} else if (c->hub->ext.prefix &&
+	    strncmp(type, c->hub->ext.prefix, strlen(c->hub->ext.prefix)) == 0 &&
+	    c->hub->ext.message(c->hub->ext.ctx, c, type, msg)) {
+		/* handled by the extension */
 	} else {
 		send_error(c, "unknown_type", "known message types: hello, ping, presence");
 	}
