@@ -57,6 +57,17 @@ struct viewer {
 	gint64 created_us;
 };
 
+/* A source's recording: appsrcs -> h264parse / opusparse -> splitmuxsink (MP4 segments). */
+struct recorder {
+	struct source *s;
+	GstElement *pipe;
+	GstAppSrc *v, *a;
+	GSource *bus_watch;
+	int need_key;           /* s->lock */
+	char opened[512];       /* the segment being written */
+	guint64 opened_rt;
+};
+
 struct source {
 	struct media *m;
 	int64_t conf;
@@ -76,6 +87,7 @@ struct source {
 	int got_video;          /* a video sample arrived in this attempt */
 	gint64 last_sample_us;
 	char unsupported[64];   /* a video encoding we cannot pass through, "" if none */
+	struct recorder *rec;   /* s->lock for the pointer; NULL when not recording */
 };
 
 struct media {
@@ -535,6 +547,8 @@ feed(struct media *m, struct viewer *v, GstAppSrc *as, GstBuffer *b, GstCaps *ca
 
 /* --- sources ----------------------------------------------------------------------------- */
 
+static void rec_feed(struct media *m, struct recorder *r, GstBuffer *b, int video, int key);
+
 static void source_connect(struct source *s);
 
 static void
@@ -590,6 +604,8 @@ on_sample(GstAppSink *sink, gpointer p, int video)
 		struct viewer *v = g_ptr_array_index(s->viewers, i);
 		feed(m, v, video ? v->vsrc : v->asrc, b, caps, video, key);
 	}
+	if (s->rec)
+		rec_feed(m, s->rec, b, video, key);
 	g_mutex_unlock(&s->lock);
 	gst_sample_unref(smp);
 	g_mutex_lock(&m->stats_lock);
@@ -672,9 +688,168 @@ on_pad_added(GstElement *rtspsrc, GstPad *pad, gpointer p)
 	gst_caps_unref(caps);
 }
 
+/* --- recording ----------------------------------------------------------------------------- */
+
+/* A streaming thread, s->lock held: one sample into the recording (from a keyframe on). */
+static void
+rec_feed(struct media *m, struct recorder *r, GstBuffer *b, int video, int key)
+{
+	GstAppSrc *as = video ? r->v : r->a;
+	if (as == NULL || (r->need_key && !(video && key)))
+		return;
+	if (gst_app_src_get_current_level_bytes(as) > m->o.viewer_bytes) {
+		r->need_key = 1; /* the disk is not keeping up: skip to the next keyframe */
+		return;
+	}
+	r->need_key = 0;
+	GstBuffer *c = gst_buffer_copy(b);
+	GST_BUFFER_PTS(c) = GST_BUFFER_DTS(c) = GST_BUFFER_DURATION(c) = GST_CLOCK_TIME_NONE;
+	gst_app_src_push_buffer(as, c);
+}
+
+/* splitmuxsink's element messages: a segment opened or closed (closed: posted to the loop). */
+static void
+rec_message(struct recorder *r, GstMessage *msg)
+{
+	const GstStructure *st = gst_message_get_structure(msg);
+	if (st == NULL)
+		return;
+	const char *loc = gst_structure_get_string(st, "location");
+	guint64 rt = 0;
+	gst_structure_get_uint64(st, "running-time", &rt);
+	if (gst_structure_has_name(st, "splitmuxsink-fragment-opened") && loc) {
+		g_strlcpy(r->opened, loc, sizeof r->opened);
+		r->opened_rt = rt;
+	} else if (gst_structure_has_name(st, "splitmuxsink-fragment-closed") && loc) {
+		struct media *m = r->s->m;
+		struct media_event *ev = event_new(MEDIA_EV_SEGMENT, r->s->conf, r->s->index, 0, NULL,
+		    NULL, loc);
+		ev->duration_ms = strcmp(loc, r->opened) == 0 && rt >= r->opened_rt
+		    ? (int64_t)((rt - r->opened_rt) / GST_MSECOND) : -1;
+		enqueue(m, ev);
+		g_mutex_lock(&m->stats_lock);
+		m->segments++;
+		g_mutex_unlock(&m->stats_lock);
+	}
+}
+
+static gboolean
+on_rec_bus(GstBus *bus, GstMessage *msg, gpointer p)
+{
+	struct recorder *r = p;
+	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT)
+		rec_message(r, msg);
+	else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+		GError *err = NULL;
+		gst_message_parse_error(msg, &err, NULL);
+		struct media_event *ev = event_new(MEDIA_EV_SEGMENT, r->s->conf, r->s->index, 0, NULL,
+		    "recording_failed", err ? err->message : "the recording failed");
+		ev->duration_ms = -1;
+		enqueue(r->s->m, ev);
+		g_clear_error(&err);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+rec_start(struct source *s)
+{
+	struct media *m = s->m;
+	if (m->rec_dir[0] == '\0' || s->rec)
+		return;
+	g_mutex_lock(&s->lock);
+	GstCaps *vcaps = s->vcaps ? gst_caps_ref(s->vcaps) : NULL;
+	GstCaps *acaps = s->acaps ? gst_caps_ref(s->acaps) : NULL;
+	g_mutex_unlock(&s->lock);
+	if (vcaps == NULL)
+		return;
+	struct recorder *r = g_new0(struct recorder, 1);
+	r->s = s;
+	r->need_key = 1;
+	r->pipe = gst_pipeline_new(NULL);
+	GstElement *mux = make("splitmuxsink");
+	char *loc = g_strdup_printf("%s/conf%lld-s%d-%lld-%%05d.mp4", m->rec_dir, (long long)s->conf,
+	    s->index, (long long)(g_get_real_time() / 1000000));
+	g_object_set(mux, "location", loc, "max-size-time",
+	    (guint64)m->o.segment_s * GST_SECOND, NULL);
+	g_free(loc);
+	GstElement *vsrc = make("appsrc"), *parse = make("h264parse");
+	g_object_set(vsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", TRUE, "caps",
+	    vcaps, NULL);
+	gst_bin_add_many(GST_BIN(r->pipe), vsrc, parse, mux, NULL);
+	gst_element_link(vsrc, parse);
+	GstPad *sink = gst_element_request_pad_simple(mux, "video");
+	GstPad *srcpad = gst_element_get_static_pad(parse, "src");
+	gst_pad_link(srcpad, sink);
+	gst_object_unref(srcpad);
+	gst_object_unref(sink);
+	r->v = GST_APP_SRC(vsrc);
+	if (acaps) {
+		GstElement *asrc = make("appsrc"), *aparse = make("opusparse");
+		g_object_set(asrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", TRUE, "caps",
+		    acaps, NULL);
+		gst_bin_add_many(GST_BIN(r->pipe), asrc, aparse, NULL);
+		gst_element_link(asrc, aparse);
+		sink = gst_element_request_pad_simple(mux, "audio_%u");
+		srcpad = gst_element_get_static_pad(aparse, "src");
+		gst_pad_link(srcpad, sink);
+		gst_object_unref(srcpad);
+		gst_object_unref(sink);
+		r->a = GST_APP_SRC(asrc);
+		gst_caps_unref(acaps);
+	}
+	gst_caps_unref(vcaps);
+	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(r->pipe));
+	r->bus_watch = gst_bus_create_watch(bus);
+	g_source_set_callback(r->bus_watch, (GSourceFunc)(void (*)(void))on_rec_bus, r, NULL);
+	g_source_attach(r->bus_watch, m->gctx);
+	gst_object_unref(bus);
+	gst_element_set_state(r->pipe, GST_STATE_PLAYING);
+	g_mutex_lock(&s->lock);
+	s->rec = r;
+	g_mutex_unlock(&s->lock);
+}
+
+/*
+ * Finish the recording: end of stream, so the open segment is finalised and
+ * playable, waiting (on the media thread, at most 10 s) for the muxer.
+ */
+static void
+rec_stop(struct source *s)
+{
+	g_mutex_lock(&s->lock);
+	struct recorder *r = s->rec;
+	s->rec = NULL;
+	g_mutex_unlock(&s->lock);
+	if (r == NULL)
+		return;
+	g_source_destroy(r->bus_watch);
+	g_source_unref(r->bus_watch);
+	gst_app_src_end_of_stream(r->v);
+	if (r->a)
+		gst_app_src_end_of_stream(r->a);
+	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(r->pipe));
+	for (;;) {
+		GstMessage *msg = gst_bus_timed_pop(bus, 10 * GST_SECOND);
+		if (msg == NULL)
+			break;
+		GstMessageType t = GST_MESSAGE_TYPE(msg);
+		if (t == GST_MESSAGE_ELEMENT)
+			rec_message(r, msg);
+		gst_message_unref(msg);
+		if (t == GST_MESSAGE_EOS || t == GST_MESSAGE_ERROR)
+			break;
+	}
+	gst_object_unref(bus);
+	gst_element_set_state(r->pipe, GST_STATE_NULL);
+	gst_object_unref(r->pipe);
+	g_free(r);
+}
+
 static void
 source_teardown(struct source *s)
 {
+	rec_stop(s);
 	if (s->bus_watch) {
 		g_source_destroy(s->bus_watch);
 		g_source_unref(s->bus_watch);
@@ -843,6 +1018,7 @@ on_tick(gpointer p)
 			s->ever_live = 1;
 			s->attempts = 0;
 			set_state(s, S_LIVE, NULL, NULL);
+			rec_start(s);
 		} else if (now - last > (gint64)m->o.stall_ms * 1000) {
 			source_failed(s, s->ever_live ? "source_lost" : "unreachable",
 			    s->ever_live ? "no media from the source" : "no media arrived from the source", 0);

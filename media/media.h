@@ -42,7 +42,8 @@ enum media_ev {
 	MEDIA_EV_OFFER,    /* peer's SDP offer: text */
 	MEDIA_EV_ICE,      /* peer's local ICE candidate: mline, text */
 	MEDIA_EV_PEER,     /* peer's state: state ("connected", "failed", "closed"), code, text */
-	MEDIA_EV_SEGMENT,  /* a finished recording segment: text (its path), duration_ms */
+	MEDIA_EV_SEGMENT,  /* a finished recording segment: text (its path), duration_ms;
+			    * or code "recording_failed" with text the reason */
 	MEDIA_EV_STOPPED,  /* the media thread has stopped (after media_stop) */
 };
 

@@ -35,6 +35,10 @@ struct conf_args {
 	int if_absent;           /* config: skip names that exist, add missing sources */
 	char *who;               /* participant: the user or console */
 	char *what;              /* participant: "joined" or "left" */
+	int source;              /* recording: the source index */
+	char *file;              /* recording: the segment's path */
+	int64_t duration_ms;     /* recording */
+	int64_t recording;       /* recordings: one recording id (0: list) */
 };
 void conf_args_free(void *args);
 
@@ -48,6 +52,10 @@ int conf_run_link(struct db_store *st, struct db_req *r, int64_t now);
 int conf_run_add_source(struct db_store *st, struct db_req *r, int64_t now);
 int conf_run_participant(struct db_store *st, struct db_req *r, int64_t now);
 int conf_run_load(struct db_store *st, struct db_req *r, int64_t now);
+/* A finished segment: stored, journaled on the conference and on each linked incident. */
+int conf_run_recorded(struct db_store *st, struct db_req *r, int64_t now);
+/* The newest 500 recordings of a conference ({"recordings":[...]}), or one (with "file"). */
+int conf_run_recordings(struct db_store *st, struct db_req *r, int64_t now);
 
 /* --- conf_live.c (loop thread) ----------------------------------------------------------- */
 /* Start the media bridge and load the conferences (config ones are added). 0 or -1, *cause. */

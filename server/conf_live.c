@@ -19,8 +19,12 @@
 #include "srv_log.h"
 #include "srv_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define PEERS_PER_CONSOLE 4
 
@@ -394,6 +398,121 @@ role_in(struct srv_req *req, unsigned roles)
 	return 0;
 }
 
+/* --- recordings -------------------------------------------------------------------------------- */
+
+/* Reading a segment in the thread pool: a file read never runs on the loop. */
+struct file_read {
+	uv_work_t work;
+	struct srv_req *req;
+	char *path;
+	char *data;
+	size_t len;
+	int err;
+};
+
+static void
+read_work(uv_work_t *w)
+{
+	struct file_read *f = w->data;
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size > ((off_t)1 << 31)) {
+		f->err = fd < 0 ? errno : EFBIG;
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	f->data = xmalloc((size_t)sb.st_size + 1);
+	size_t got = 0;
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, f->data + got, (size_t)sb.st_size - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	f->len = got;
+	close(fd);
+}
+
+static void
+read_after(uv_work_t *w, int status)
+{
+	struct file_read *f = w->data;
+	if (f->data)
+		srv_reply_text(f->req, 200, "video/mp4", f->data, f->len);
+	else
+		srv_reply_error(f->req, SRV_E_NOT_FOUND, xasprintf("the recording file is gone (%s)",
+		    strerror(f->err)));
+	free(f->data);
+	free(f->path);
+	free(f);
+}
+
+static void
+recordings_done(struct db_req *r)
+{
+	struct srv_req *req = r->udata;
+	struct conf_args *a = r->args;
+	json_t *list = r->result ? json_object_get(r->result, "recordings") : NULL;
+	if (r->err) {
+		srv_reply_error(req, r->err, r->cause);
+	} else if (a->recording == 0) {
+		srv_reply_json(req, 200, json_incref(r->result));
+	} else if (json_array_size(list) == 0) {
+		srv_reply_error(req, SRV_E_NOT_FOUND, xstrdup("no such recording"));
+	} else {
+		struct file_read *f = xcalloc(1, sizeof *f);
+		f->req = req;
+		f->path = xstrdup(json_string_value(json_object_get(json_array_get(list, 0), "file")));
+		f->work.data = f;
+		req->pending = 1;
+		req->async = 1;
+		if (uv_queue_work(req->srv->loop, &f->work, read_work, read_after) != 0) {
+			free(f->path);
+			free(f);
+			srv_reply_error(req, SRV_E_INTERNAL, xstrdup("cannot queue the file read"));
+		}
+	}
+	db_req_free(r);
+}
+
+/* GET .../recordings (the list) and .../recordings/{id}.mp4 (one segment). */
+static void
+recordings_route(struct srv_req *req, int64_t id, const char *rest)
+{
+	if (req->method != SRV_GET) {
+		fail(req, SRV_E_METHOD, xstrdup("use GET"));
+		return;
+	}
+	struct conf_args *a = xcalloc(1, sizeof *a);
+	a->id = id;
+	if (rest[0] == '/') {
+		char buf[32];
+		size_t n = strlen(rest + 1);
+		if (n < 5 || n > 24 || strcmp(rest + 1 + n - 4, ".mp4") != 0) {
+			conf_args_free(a);
+			fail(req, SRV_E_NOT_FOUND, xstrdup("a recording is /recordings/{id}.mp4"));
+			return;
+		}
+		snprintf(buf, sizeof buf, "%.*s", (int)(n - 4), rest + 1);
+		if (parse_id(buf, &a->recording) != 0) {
+			conf_args_free(a);
+			fail(req, SRV_E_NOT_FOUND, xasprintf("'%s' is not a recording id", buf));
+			return;
+		}
+	} else if (rest[0] != '\0') {
+		conf_args_free(a);
+		fail(req, SRV_E_NO_ROUTE, xasprintf("no endpoint %s", req->path));
+		return;
+	}
+	char who[96];
+	struct db_req *r = db_req_new(DB_OP_RUN, peer_actor(req, who, sizeof who));
+	r->run = conf_run_recordings;
+	r->args = a;
+	r->args_free = conf_args_free;
+	submit_store(req, r, recordings_done);
+}
+
 #define R_CONF_SUP (ROLE_BIT(ROLE_SUPERVISOR) | ROLE_BIT(ROLE_ADMIN))
 #define R_CONF_LINK (R_CONF_SUP | ROLE_BIT(ROLE_LEADER))
 
@@ -441,6 +560,10 @@ conf_api_route(struct srv_req *req)
 			srv_reply_json(req, 200, conf_public(cl, c));
 		else
 			fail(req, SRV_E_METHOD, xstrdup("use GET"));
+		return 1;
+	}
+	if (strncmp(slash, "/recordings", 11) == 0) {
+		recordings_route(req, id, slash + 11);
 		return 1;
 	}
 	int links = strcmp(slash, "/incidents") == 0, sources = strcmp(slash, "/sources") == 0;
@@ -659,6 +782,46 @@ on_console_gone(void *ctx, struct hub_console *con)
 /* --- media events ---------------------------------------------------------------------------- */
 
 static void
+recorded_done(struct db_req *r)
+{
+	struct conf_live *cl = r->udata;
+	cl->pending--;
+	if (r->err)
+		log_warn("conf", "recording not stored|error=%s detail=\"%s\"", srv_err_code(r->err),
+		    r->cause ? r->cause : "");
+	db_req_free(r);
+	maybe_free(cl);
+}
+
+/* A finished segment: into the store, onto the conference's and its incidents' timelines. */
+static void
+recorded(struct conf_live *cl, const struct media_event *ev)
+{
+	if (ev->code[0]) {
+		log_warn("conf", "recording|conference=%lld source=%d code=%s detail=\"%s\"",
+		    (long long)ev->conf, ev->source, ev->code, ev->text ? ev->text : "");
+		return;
+	}
+	if (ev->text == NULL || cl->stopping)
+		return;
+	struct db_req *r = db_req_new(DB_OP_RUN, "system:media");
+	struct conf_args *a = xcalloc(1, sizeof *a);
+	a->id = ev->conf;
+	a->source = ev->source;
+	a->file = xstrdup(ev->text);
+	a->duration_ms = ev->duration_ms;
+	r->run = conf_run_recorded;
+	r->args = a;
+	r->args_free = conf_args_free;
+	r->done = recorded_done;
+	r->udata = cl;
+	if (db_store_submit(cl->srv->store, r) != 0)
+		db_req_free(r);
+	else
+		cl->pending++;
+}
+
+static void
 on_media(void *ctx, const struct media_event *ev)
 {
 	struct conf_live *cl = ctx;
@@ -680,6 +843,10 @@ on_media(void *ctx, const struct media_event *ev)
 		log_info("conf", "source|conference=%lld source=%d state=%s code=%s detail=\"%s\"",
 		    (long long)c->id, ev->source, ev->state, ev->code, ev->text ? ev->text : "");
 		broadcast_conf(cl, c);
+		return;
+	}
+	if (ev->type == MEDIA_EV_SEGMENT) {
+		recorded(cl, ev);
 		return;
 	}
 	struct peer *p = find_peer(cl, ev->peer);
@@ -827,8 +994,22 @@ conf_live_open(struct srv *srv, char **cause)
 	struct media_opts o = { .queue_max = 1024, .events_max = 8192, .backoff_min_ms = 250,
 		.backoff_max_ms = cfg->media_backoff_max_ms, .down_after = 3,
 		.stall_ms = cfg->media_stall_ms, .latency_ms = cfg->media_latency_ms,
-		.viewer_bytes = 2 << 20, .answer_timeout_ms = 30000, .rec_dir = NULL, .segment_s = 0 };
-	if (media_start(&cl->media, srv->loop, &o, on_media, cl, cause) != 0) {
+		.viewer_bytes = 2 << 20, .answer_timeout_ms = 30000, .rec_dir = NULL,
+		.segment_s = cfg->media_segment_s };
+	char *rec_dir = NULL;
+	if (cfg->media_record) {
+		/* At start-up, before the loop serves anything: one mkdir. */
+		rec_dir = xasprintf("%s/recordings", cfg->data_dir);
+		if (mkdir(rec_dir, 0750) != 0 && errno != EEXIST) {
+			*cause = xasprintf("cannot create %s: %s", rec_dir, strerror(errno));
+			free(rec_dir);
+			return -1;
+		}
+		o.rec_dir = rec_dir;
+	}
+	int started = media_start(&cl->media, srv->loop, &o, on_media, cl, cause);
+	free(rec_dir);
+	if (started != 0) {
 		free(cl);
 		return -1;
 	}

@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void
 conf_args_free(void *p)
@@ -27,6 +28,7 @@ conf_args_free(void *p)
 		free(a->uris[i]);
 	free(a->who);
 	free(a->what);
+	free(a->file);
 	free(a);
 }
 
@@ -426,5 +428,110 @@ conf_run_load(struct db_store *st, struct db_req *r, int64_t now)
 			json_array_append_new(list, c);
 	}
 	r->result = json_pack("{s:o}", "conferences", list);
+	return 0;
+}
+
+static const char SQL_REC_PUT[] =
+    "INSERT INTO conference_recordings (conference_id, source, file, started_at, duration_ms, bytes)"
+    " VALUES (?, ?, ?, ?, ?, ?)";
+static const char SQL_REC_LIST[] =
+    "SELECT id, source, file, started_at, duration_ms, bytes FROM conference_recordings"
+    " WHERE conference_id = ? AND (? = 0 OR id = ?) ORDER BY id DESC LIMIT 500";
+static const char SQL_LINKED[] =
+    "SELECT c.incident_id, i.scope, i.line, i.district_code FROM conference_incidents c"
+    " JOIN incidents i ON i.id = c.incident_id WHERE c.conference_id = ?";
+
+static json_t *
+rec_json(int64_t conf, int64_t id, int source, const char *file, int64_t started, int64_t ms,
+    int64_t bytes)
+{
+	char ts[40];
+	srv_fmt_time(started, 0, ts, sizeof ts);
+	const char *base = strrchr(file, '/');
+	return json_pack("{s:I, s:I, s:i, s:s, s:s, s:I, s:I}", "id", (json_int_t)id,
+	    "conference", (json_int_t)conf, "source", source, "name", base ? base + 1 : file,
+	    "started_at", ts, "duration_ms", (json_int_t)ms, "bytes", (json_int_t)bytes);
+}
+
+int
+conf_run_recorded(struct db_store *st, struct db_req *r, int64_t now)
+{
+	struct conf_args *a = r->args;
+	int rc;
+	if ((rc = need_conf(st, r, a->id)))
+		return rc;
+	struct stat sb; /* the writer's thread: a stat never runs on the loop */
+	int64_t bytes = stat(a->file, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	int64_t started = now - (a->duration_ms > 0 ? a->duration_ms * 1000 : 0);
+	sqlite3_stmt *s = db_tx_stmt(st, SQL_REC_PUT);
+	sqlite3_bind_int64(s, 1, a->id);
+	sqlite3_bind_int(s, 2, a->source);
+	sqlite3_bind_text(s, 3, a->file, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, started);
+	sqlite3_bind_int64(s, 5, a->duration_ms);
+	sqlite3_bind_int64(s, 6, bytes);
+	if ((rc = db_tx_exec(st, s, r)))
+		return rc;
+	int64_t rid = sqlite3_last_insert_rowid(db_tx_db(st));
+	json_t *rec = rec_json(a->id, rid, a->source, a->file, started, a->duration_ms, bytes);
+	char href[96];
+	snprintf(href, sizeof href, "/api/v1/conferences/%lld/recordings/%lld.mp4", (long long)a->id,
+	    (long long)rid);
+	json_object_set_new(rec, "href", json_string(href));
+	/* On every linked incident's timeline. */
+	int64_t incs[CONF_MAX_INCIDENTS];
+	char scopes[CONF_MAX_INCIDENTS][300];
+	int n = 0;
+	s = db_tx_stmt(st, SQL_LINKED);
+	sqlite3_bind_int64(s, 1, a->id);
+	while (sqlite3_step(s) == SQLITE_ROW && n < CONF_MAX_INCIDENTS) {
+		const char *sc = (const char *)sqlite3_column_text(s, 1);
+		const char *line = (const char *)sqlite3_column_text(s, 2);
+		const char *d = (const char *)sqlite3_column_text(s, 3);
+		incs[n] = sqlite3_column_int64(s, 0);
+		snprintf(scopes[n], sizeof scopes[n], "%s|%s", sc && sc[0] ? sc : line, d ? d : "");
+		n++;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	for (int i = 0; i < n; i++)
+		if ((rc = db_tx_event(st, r, "incident.conference_recorded", incs[i], scopes[i], NULL,
+		    json_pack("{s:I, s:O}", "incident_id", (json_int_t)incs[i], "recording", rec), now))) {
+			json_decref(rec);
+			return rc;
+		}
+	r->changed = 1;
+	rc = conf_event(st, r, "conference.recorded", a->id, json_pack("{s:O}", "recording", rec), now);
+	json_decref(r->result);
+	r->result = rec;
+	return rc;
+}
+
+int
+conf_run_recordings(struct db_store *st, struct db_req *r, int64_t now)
+{
+	struct conf_args *a = r->args;
+	(void)now;
+	json_t *list = json_array();
+	sqlite3_stmt *s = db_tx_stmt(st, SQL_REC_LIST);
+	sqlite3_bind_int64(s, 1, a->id);
+	sqlite3_bind_int64(s, 2, a->recording);
+	sqlite3_bind_int64(s, 3, a->recording);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int64_t rid = sqlite3_column_int64(s, 0);
+		const char *file = (const char *)sqlite3_column_text(s, 2);
+		json_t *rec = rec_json(a->id, rid, sqlite3_column_int(s, 1), file,
+		    sqlite3_column_int64(s, 3), sqlite3_column_int64(s, 4), sqlite3_column_int64(s, 5));
+		char href[96];
+		snprintf(href, sizeof href, "/api/v1/conferences/%lld/recordings/%lld.mp4",
+		    (long long)a->id, (long long)rid);
+		json_object_set_new(rec, "href", json_string(href));
+		if (a->recording)
+			json_object_set_new(rec, "file", json_string(file));
+		json_array_append_new(list, rec);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	r->result = json_pack("{s:o}", "recordings", list);
 	return 0;
 }

@@ -53,6 +53,8 @@ struct srv_config {
 	int media_backoff_max_ms;
 	int media_stall_ms;
 	int media_latency_ms;
+	int media_record;
+	int media_segment_s;
 };
 
 /* Fill cfg with the defaults. Strings are allocated; free with srv_config_free. */
