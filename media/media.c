@@ -64,6 +64,7 @@ struct recorder {
 	GstAppSrc *v, *a;
 	GSource *bus_watch;
 	int need_key;           /* s->lock */
+	GstClockTime base;      /* s->lock: the source's PTS of the first recorded keyframe */
 	char opened[512];       /* the segment being written */
 	guint64 opened_rt;
 };
@@ -695,15 +696,26 @@ static void
 rec_feed(struct media *m, struct recorder *r, GstBuffer *b, int video, int key)
 {
 	GstAppSrc *as = video ? r->v : r->a;
-	if (as == NULL || (r->need_key && !(video && key)))
+	GstClockTime pts = GST_BUFFER_PTS(b), dts = GST_BUFFER_DTS(b);
+	if (as == NULL || (r->need_key && !(video && key)) || !GST_CLOCK_TIME_IS_VALID(pts))
 		return;
 	if (gst_app_src_get_current_level_bytes(as) > m->o.viewer_bytes) {
 		r->need_key = 1; /* the disk is not keeping up: skip to the next keyframe */
 		return;
 	}
+	/*
+	 * The source's own timestamps (the ingest's running time, smoothed by the
+	 * jitter buffer), from the first keyframe: segment lengths are the
+	 * stream's real time, whatever the load on this machine.
+	 */
+	if (!GST_CLOCK_TIME_IS_VALID(r->base))
+		r->base = pts;
+	if (pts < r->base)
+		return;
 	r->need_key = 0;
 	GstBuffer *c = gst_buffer_copy(b);
-	GST_BUFFER_PTS(c) = GST_BUFFER_DTS(c) = GST_BUFFER_DURATION(c) = GST_CLOCK_TIME_NONE;
+	GST_BUFFER_PTS(c) = pts - r->base;
+	GST_BUFFER_DTS(c) = GST_CLOCK_TIME_IS_VALID(dts) && dts >= r->base ? dts - r->base : pts - r->base;
 	gst_app_src_push_buffer(as, c);
 }
 
@@ -766,6 +778,7 @@ rec_start(struct source *s)
 	struct recorder *r = g_new0(struct recorder, 1);
 	r->s = s;
 	r->need_key = 1;
+	r->base = GST_CLOCK_TIME_NONE;
 	r->pipe = gst_pipeline_new(NULL);
 	GstElement *mux = make("splitmuxsink");
 	char *loc = g_strdup_printf("%s/conf%lld-s%d-%lld-%%05d.mp4", m->rec_dir, (long long)s->conf,
@@ -774,8 +787,7 @@ rec_start(struct source *s)
 	    (guint64)m->o.segment_s * GST_SECOND, NULL);
 	g_free(loc);
 	GstElement *vsrc = make("appsrc"), *parse = make("h264parse");
-	g_object_set(vsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", TRUE, "caps",
-	    vcaps, NULL);
+	g_object_set(vsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", vcaps, NULL);
 	gst_bin_add_many(GST_BIN(r->pipe), vsrc, parse, mux, NULL);
 	gst_element_link(vsrc, parse);
 	GstPad *sink = gst_element_request_pad_simple(mux, "video");
@@ -786,8 +798,7 @@ rec_start(struct source *s)
 	r->v = GST_APP_SRC(vsrc);
 	if (acaps) {
 		GstElement *asrc = make("appsrc"), *aparse = make("opusparse");
-		g_object_set(asrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", TRUE, "caps",
-		    acaps, NULL);
+		g_object_set(asrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", acaps, NULL);
 		gst_bin_add_many(GST_BIN(r->pipe), asrc, aparse, NULL);
 		gst_element_link(asrc, aparse);
 		sink = gst_element_request_pad_simple(mux, "audio_%u");

@@ -441,7 +441,7 @@ read_after(uv_work_t *w, int status)
 	if (f->data)
 		srv_reply_text(f->req, 200, "video/mp4", f->data, f->len);
 	else
-		srv_reply_error(f->req, SRV_E_NOT_FOUND, xasprintf("the recording file is gone (%s)",
+		fail(f->req, SRV_E_NOT_FOUND, xasprintf("the recording file is gone (%s)",
 		    strerror(f->err)));
 	free(f->data);
 	free(f->path);
@@ -459,7 +459,7 @@ recordings_done(struct db_req *r)
 	} else if (a->recording == 0) {
 		srv_reply_json(req, 200, json_incref(r->result));
 	} else if (json_array_size(list) == 0) {
-		srv_reply_error(req, SRV_E_NOT_FOUND, xstrdup("no such recording"));
+		fail(req, SRV_E_NOT_FOUND, xstrdup("no such recording"));
 	} else {
 		struct file_read *f = xcalloc(1, sizeof *f);
 		f->req = req;
@@ -470,7 +470,7 @@ recordings_done(struct db_req *r)
 		if (uv_queue_work(req->srv->loop, &f->work, read_work, read_after) != 0) {
 			free(f->path);
 			free(f);
-			srv_reply_error(req, SRV_E_INTERNAL, xstrdup("cannot queue the file read"));
+			fail(req, SRV_E_INTERNAL, xstrdup("cannot queue the file read"));
 		}
 	}
 	db_req_free(r);

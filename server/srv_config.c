@@ -95,7 +95,7 @@ static const struct centry entries[] = {
 	{ "media.record", C_INT, OFF(media_record), "1", 0, 1,
 	    "1: record every live source as MP4 segments in <data.dir>/recordings (listed on the linked incidents)." },
 	{ "media.segment_s", C_INT, OFF(media_segment_s), "60", 1, 3600,
-	    "Length of a recording segment in seconds (cut at the next keyframe); each segment plays on its own." },
+	    "Longest recording segment in seconds (cut at a keyframe within it); each segment plays on its own." },
 	{ "dispatch.plans", C_STR, OFF(dispatch_plans), "", 0, 0,
 	    "Linkage plan file (docs/plans.md); empty for none. Reloaded by POST /api/v1/plans/reload." },
 	{ "dispatch.ack_p1", C_INT, OFF(dispatch_ack_s[0]), "30", 5, 86400,

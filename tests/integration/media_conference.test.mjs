@@ -36,9 +36,11 @@ before(async () => {
 });
 
 after(async () => {
-  await srv.stop();
+  // A clean exit (code 0: under ASan, LeakSanitizer found nothing of ours).
   src.proc.kill('SIGTERM');
+  const { code } = await srv.stop();
   srv.cleanup();
+  assert.equal(code, 0, srv.logs.slice(-40).join('\n'));
 });
 
 test('bad input is refused with a clear code and stores nothing', async () => {
