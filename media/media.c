@@ -30,7 +30,8 @@
 enum src_state { S_CONNECTING, S_LIVE, S_RECONNECTING, S_DOWN };
 static const char *const state_names[] = { "connecting", "live", "reconnecting", "down" };
 
-enum cmd_type { C_SRC_ADD, C_SRC_RM, C_PEER_NEW, C_PEER_ANSWER, C_PEER_ICE, C_PEER_CLOSE, C_STOP };
+enum cmd_type { C_SRC_ADD, C_SRC_RM, C_PEER_NEW, C_PEER_ANSWER, C_PEER_ICE, C_PEER_CLOSE, C_STOP,
+	C_MIX, C_PUBLISH };
 
 struct cmd {
 	enum cmd_type t;
@@ -55,6 +56,29 @@ struct viewer {
 	int answered;
 	int connected;
 	gint64 created_us;
+	/* A publisher (camera and microphone from a browser into the mix) instead of a viewer. */
+	struct mixer *mix;      /* NULL for viewers */
+	int slot;               /* its tile in the mix */
+	GstElement *mv, *ma;    /* mix->lock: its appsrcs in the mixer pipeline (NULL once gone) */
+	GstElement *mvsrc, *masrc; /* the same appsrcs, kept to take them out of the mix */
+	GstElement *mvq, *maq;  /* their queues */
+	GstPad *mvpad, *mapad;  /* the compositor's and audiomixer's pads */
+};
+
+#define MIX_W 640
+#define MIX_H 360
+#define MIX_SLOTS 4
+
+/* A conference's return feed: every publisher tiled and mixed, encoded, sent to the return URI. */
+struct mixer {
+	struct media *m;
+	int64_t conf;
+	char *host;
+	int port;
+	GstElement *pipe, *vmix, *amix;
+	GSource *bus_watch;
+	GMutex lock;
+	struct viewer *slots[MIX_SLOTS];
 };
 
 /* A source's recording: appsrcs -> h264parse / opusparse -> splitmuxsink (MP4 segments). */
@@ -111,7 +135,8 @@ struct media {
 
 	/* media thread */
 	GPtrArray *sources;     /* struct source * */
-	GPtrArray *viewers;     /* struct viewer * */
+	GPtrArray *viewers;     /* struct viewer * (publishers too) */
+	GPtrArray *mixers;      /* struct mixer * */
 
 	/* counters (atomic) */
 	gint n_sources, n_viewers;
@@ -208,10 +233,15 @@ find_viewer(struct media *m, uint64_t id)
 
 /* --- viewers --------------------------------------------------------------------------- */
 
+static void mix_detach(struct viewer *v);
+static void mix_release(struct viewer *v);
+
 static void
 viewer_close(struct viewer *v, const char *state, const char *code, const char *why)
 {
 	struct media *m = v->m;
+	if (v->mix)
+		mix_detach(v);
 	if (v->src) {
 		g_mutex_lock(&v->src->lock);
 		g_ptr_array_remove(v->src->viewers, v);
@@ -229,6 +259,8 @@ viewer_close(struct viewer *v, const char *state, const char *code, const char *
 	}
 	if (v->vcaps)
 		gst_caps_unref(v->vcaps);
+	if (v->mix)
+		mix_release(v);
 	post(m, MEDIA_EV_PEER, v->src ? v->src->conf : 0, v->src ? v->src->index : 0, v->id, state,
 	    code, why);
 	g_atomic_int_add(&m->n_viewers, -1);
@@ -1045,6 +1077,351 @@ on_tick(gpointer p)
 	return G_SOURCE_CONTINUE;
 }
 
+
+/* --- the return feed: publishers mixed (compositor, audiomixer) and sent out ------------------- */
+
+static struct mixer *
+find_mixer(struct media *m, int64_t conf)
+{
+	for (guint i = 0; i < m->mixers->len; i++) {
+		struct mixer *x = g_ptr_array_index(m->mixers, i);
+		if (x->conf == conf)
+			return x;
+	}
+	return NULL;
+}
+
+static gboolean
+on_mix_bus(GstBus *bus, GstMessage *msg, gpointer p)
+{
+	struct mixer *x = p;
+	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+		GError *err = NULL;
+		gst_message_parse_error(msg, &err, NULL);
+		struct media_event *ev = event_new(MEDIA_EV_SEGMENT, x->conf, -1, 0, NULL, "return_failed",
+		    err ? err->message : "the return feed failed");
+		ev->duration_ms = -1;
+		enqueue(x->m, ev);
+		g_clear_error(&err);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/*
+ * The mixer of a conference: a black 640x360 canvas and silence, so the return
+ * feed runs even before anyone publishes; publishers are tiled 2x2 on it.
+ * Out: H.264 (constrained baseline, SPS/PPS at each keyframe) as RTP to
+ * host:port and Opus as RTP to host:port+2.
+ */
+static void
+mixer_start(struct media *m, int64_t conf, const char *uri)
+{
+	if (find_mixer(m, conf))
+		return;
+	GUri *u = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
+	if (u == NULL)
+		return;
+	struct mixer *x = g_new0(struct mixer, 1);
+	x->m = m;
+	x->conf = conf;
+	x->host = g_strdup(g_uri_get_host(u));
+	x->port = g_uri_get_port(u);
+	g_uri_unref(u);
+	g_mutex_init(&x->lock);
+	char *desc = g_strdup_printf(
+	    "compositor name=vmix background=black ! video/x-raw,width=%d,height=%d,framerate=15/1 ! "
+	    "videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast "
+	    "key-int-max=15 bitrate=1000 ! video/x-h264,profile=constrained-baseline ! "
+	    "h264parse config-interval=-1 ! rtph264pay pt=96 config-interval=-1 ! "
+	    "udpsink host=%s port=%d sync=false async=false "
+	    "audiomixer name=amix ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! "
+	    "opusenc ! rtpopuspay pt=97 ! udpsink host=%s port=%d sync=false async=false "
+	    "videotestsrc is-live=true pattern=black ! video/x-raw,width=%d,height=%d,framerate=15/1 ! vmix. "
+	    "audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=2 ! amix.",
+	    MIX_W, MIX_H, x->host, x->port, x->host, x->port + 2, MIX_W, MIX_H);
+	GError *err = NULL;
+	x->pipe = gst_parse_launch(desc, &err);
+	g_free(desc);
+	if (x->pipe == NULL) {
+		g_clear_error(&err);
+		g_free(x->host);
+		g_mutex_clear(&x->lock);
+		g_free(x);
+		return;
+	}
+	g_clear_error(&err);
+	x->vmix = gst_bin_get_by_name(GST_BIN(x->pipe), "vmix");
+	x->amix = gst_bin_get_by_name(GST_BIN(x->pipe), "amix");
+	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(x->pipe));
+	x->bus_watch = gst_bus_create_watch(bus);
+	g_source_set_callback(x->bus_watch, (GSourceFunc)(void (*)(void))on_mix_bus, x, NULL);
+	g_source_attach(x->bus_watch, m->gctx);
+	gst_object_unref(bus);
+	gst_element_set_state(x->pipe, GST_STATE_PLAYING);
+	g_ptr_array_add(m->mixers, x);
+}
+
+static void
+mixer_free(struct mixer *x)
+{
+	for (int i = 0; i < MIX_SLOTS; i++)
+		if (x->slots[i])
+			viewer_close(x->slots[i], "closed", "shutting_down", NULL);
+	g_source_destroy(x->bus_watch);
+	g_source_unref(x->bus_watch);
+	gst_element_set_state(x->pipe, GST_STATE_NULL);
+	gst_object_unref(x->vmix);
+	gst_object_unref(x->amix);
+	gst_object_unref(x->pipe);
+	g_ptr_array_remove(x->m->mixers, x);
+	g_mutex_clear(&x->lock);
+	g_free(x->host);
+	g_free(x);
+}
+
+/* appsrc (raw, do-timestamp) -> queue -> a new pad of the compositor or the audiomixer. */
+static GstElement *
+mix_input(struct mixer *x, GstElement *mixer, const char *caps, int xpos, int ypos,
+    GstElement **queue, GstPad **pad)
+{
+	GstElement *src = make("appsrc"), *q = make("queue");
+	GstCaps *c = gst_caps_from_string(caps);
+	g_object_set(src, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", TRUE, "caps", c,
+	    "max-bytes", (guint64)(4 << 20), NULL);
+	gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+	gst_caps_unref(c);
+	gst_bin_add_many(GST_BIN(x->pipe), src, q, NULL);
+	gst_element_link(src, q);
+	*pad = gst_element_request_pad_simple(mixer, "sink_%u");
+	if (xpos >= 0)
+		g_object_set(*pad, "xpos", xpos, "ypos", ypos, NULL);
+	GstPad *qsrc = gst_element_get_static_pad(q, "src");
+	gst_pad_link(qsrc, *pad);
+	gst_object_unref(qsrc);
+	gst_element_sync_state_with_parent(q);
+	gst_element_sync_state_with_parent(src);
+	*queue = q;
+	return src;
+}
+
+static GstFlowReturn
+on_pub_sample(GstAppSink *sink, gpointer p, int video)
+{
+	struct viewer *v = p;
+	GstSample *smp = gst_app_sink_pull_sample(sink);
+	if (smp == NULL)
+		return GST_FLOW_EOS;
+	g_mutex_lock(&v->mix->lock);
+	GstElement *to = video ? v->mv : v->ma;
+	if (to) {
+		GstBuffer *c = gst_buffer_copy(gst_sample_get_buffer(smp));
+		GST_BUFFER_PTS(c) = GST_BUFFER_DTS(c) = GST_BUFFER_DURATION(c) = GST_CLOCK_TIME_NONE;
+		gst_app_src_push_buffer(GST_APP_SRC(to), c);
+	}
+	g_mutex_unlock(&v->mix->lock);
+	gst_sample_unref(smp);
+	return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+on_pub_video(GstAppSink *sink, gpointer p)
+{
+	return on_pub_sample(sink, p, 1);
+}
+
+static GstFlowReturn
+on_pub_audio(GstAppSink *sink, gpointer p)
+{
+	return on_pub_sample(sink, p, 0);
+}
+
+#define PUB_VIDEO_CAPS "video/x-raw,format=I420,width=320,height=180,framerate=15/1,pixel-aspect-ratio=1/1"
+#define PUB_AUDIO_CAPS "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=2"
+
+/* decodebin's streaming thread: a decoded stream of the publisher; scale it to its tile. */
+static void
+on_pub_decoded(GstElement *decodebin, GstPad *pad, gpointer p)
+{
+	struct viewer *v = p;
+	GstCaps *caps = gst_pad_get_current_caps(pad);
+	if (caps == NULL)
+		caps = gst_pad_query_caps(pad, NULL);
+	const char *name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+	int video = g_str_has_prefix(name, "video/x-raw");
+	int audio = g_str_has_prefix(name, "audio/x-raw");
+	gst_caps_unref(caps);
+	if (!video && !audio)
+		return;
+	GstElement *conv = make(video ? "videoconvert" : "audioconvert");
+	GstElement *scale = make(video ? "videoscale" : "audioresample");
+	GstElement *rate = make(video ? "videorate" : "identity");
+	GstElement *filter = make("capsfilter"), *sink = make("appsink");
+	GstCaps *want = gst_caps_from_string(video ? PUB_VIDEO_CAPS : PUB_AUDIO_CAPS);
+	g_object_set(filter, "caps", want, NULL);
+	gst_caps_unref(want);
+	g_object_set(sink, "sync", FALSE, "max-buffers", 8, "drop", TRUE, NULL);
+	GstAppSinkCallbacks cb = { 0 };
+	cb.new_sample = video ? on_pub_video : on_pub_audio;
+	gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, v, NULL);
+	gst_bin_add_many(GST_BIN(v->pipe), conv, scale, rate, filter, sink, NULL);
+	gst_element_link_many(conv, scale, rate, filter, sink, NULL);
+	GstElement *chain[] = { sink, filter, rate, scale, conv };
+	for (int i = 0; i < 5; i++)
+		gst_element_sync_state_with_parent(chain[i]);
+	GstPad *in = gst_element_get_static_pad(conv, "sink");
+	gst_pad_link(pad, in);
+	gst_object_unref(in);
+}
+
+/* webrtcbin's thread: a received RTP stream of the publisher; decode whatever codec it is. */
+static void
+on_pub_pad(GstElement *webrtc, GstPad *pad, gpointer p)
+{
+	struct viewer *v = p;
+	if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC)
+		return;
+	GstElement *dec = make("decodebin");
+	g_signal_connect(dec, "pad-added", G_CALLBACK(on_pub_decoded), v);
+	gst_bin_add(GST_BIN(v->pipe), dec);
+	gst_element_sync_state_with_parent(dec);
+	GstPad *in = gst_element_get_static_pad(dec, "sink");
+	gst_pad_link(pad, in);
+	gst_object_unref(in);
+}
+
+static void
+on_answer_created(GstPromise *promise, gpointer p)
+{
+	struct offer_ctx *o = p;
+	const GstStructure *reply = NULL;
+	GstWebRTCSessionDescription *answer = NULL;
+	if (gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED)
+		reply = gst_promise_get_reply(promise);
+	if (reply)
+		gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL);
+	gst_promise_unref(promise);
+	if (answer == NULL) {
+		close_later(o->m, o->peer, "answer_failed", "webrtcbin could not answer the offer");
+		return;
+	}
+	g_signal_emit_by_name(o->webrtc, "set-local-description", answer, NULL);
+	gchar *text = gst_sdp_message_as_text(answer->sdp);
+	post(o->m, MEDIA_EV_ANSWER, 0, 0, o->peer, NULL, NULL, text);
+	g_free(text);
+	gst_webrtc_session_description_free(answer);
+}
+
+static void
+on_offer_set(GstPromise *promise, gpointer p)
+{
+	struct offer_ctx *o = p;
+	gst_promise_unref(promise);
+	struct offer_ctx *a = g_new0(struct offer_ctx, 1);
+	a->m = o->m;
+	a->peer = o->peer;
+	a->webrtc = gst_object_ref(o->webrtc);
+	GstPromise *pr = gst_promise_new_with_change_func(on_answer_created, a, offer_ctx_free);
+	g_signal_emit_by_name(o->webrtc, "create-answer", NULL, pr);
+}
+
+/* A browser publishes into the conference's mix: take its offer, answer it. */
+static void
+publisher_new(struct media *m, uint64_t id, int64_t conf, const char *sdp)
+{
+	struct mixer *x = find_mixer(m, conf);
+	if (x == NULL) {
+		post(m, MEDIA_EV_PEER, conf, 0, id, "failed", "no_return_feed",
+		    "the conference has no return feed to publish into");
+		return;
+	}
+	int slot = -1;
+	for (int i = 0; i < MIX_SLOTS && slot < 0; i++)
+		if (x->slots[i] == NULL)
+			slot = i;
+	if (slot < 0) {
+		post(m, MEDIA_EV_PEER, conf, 0, id, "failed", "busy", "the mix has its 4 publishers");
+		return;
+	}
+	GstSDPMessage *msg = NULL;
+	gst_sdp_message_new(&msg);
+	if (gst_sdp_message_parse_buffer((const guint8 *)sdp, (guint)strlen(sdp), msg) != GST_SDP_OK ||
+	    gst_sdp_message_medias_len(msg) == 0) {
+		gst_sdp_message_free(msg);
+		post(m, MEDIA_EV_PEER, conf, 0, id, "failed", "invalid_sdp", "the offer is not SDP");
+		return;
+	}
+	struct viewer *v = g_new0(struct viewer, 1);
+	v->m = m;
+	v->id = id;
+	v->mix = x;
+	v->slot = slot;
+	v->answered = 1;
+	v->created_us = g_get_monotonic_time();
+	x->slots[slot] = v;
+	g_mutex_lock(&x->lock);
+	v->mv = mix_input(x, x->vmix, PUB_VIDEO_CAPS, (slot % 2) * (MIX_W / 2), (slot / 2) * (MIX_H / 2),
+	    &v->mvq, &v->mvpad);
+	v->ma = mix_input(x, x->amix, PUB_AUDIO_CAPS, -1, -1, &v->maq, &v->mapad);
+	v->mvsrc = v->mv;
+	v->masrc = v->ma;
+	g_mutex_unlock(&x->lock);
+	v->pipe = gst_pipeline_new(NULL);
+	v->webrtc = make("webrtcbin");
+	gst_util_set_object_arg(G_OBJECT(v->webrtc), "bundle-policy", "max-bundle");
+	gst_bin_add(GST_BIN(v->pipe), v->webrtc);
+	g_signal_connect(v->webrtc, "pad-added", G_CALLBACK(on_pub_pad), v);
+	g_signal_connect(v->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate), v);
+	g_signal_connect(v->webrtc, "notify::ice-connection-state", G_CALLBACK(on_ice_state), v);
+	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(v->pipe));
+	v->bus_watch = gst_bus_create_watch(bus);
+	g_source_set_callback(v->bus_watch, (GSourceFunc)(void (*)(void))on_viewer_bus, v, NULL);
+	g_source_attach(v->bus_watch, m->gctx);
+	gst_object_unref(bus);
+	g_atomic_int_add(&m->n_viewers, 1);
+	g_ptr_array_add(m->viewers, v);
+	gst_element_set_state(v->pipe, GST_STATE_PLAYING);
+	GstWebRTCSessionDescription *d = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER,
+	    msg);
+	struct offer_ctx *o = g_new0(struct offer_ctx, 1);
+	o->m = m;
+	o->peer = id;
+	o->webrtc = gst_object_ref(v->webrtc);
+	GstPromise *pr = gst_promise_new_with_change_func(on_offer_set, o, offer_ctx_free);
+	g_signal_emit_by_name(v->webrtc, "set-remote-description", d, pr);
+	gst_webrtc_session_description_free(d);
+}
+
+/* Before the publisher's pipeline stops: nothing more is pushed into the mix. */
+static void
+mix_detach(struct viewer *v)
+{
+	g_mutex_lock(&v->mix->lock);
+	v->mv = v->ma = NULL;
+	g_mutex_unlock(&v->mix->lock);
+}
+
+/* After it: its inputs leave the mixer pipeline and its tile is free. */
+static void
+mix_release(struct viewer *v)
+{
+	struct mixer *x = v->mix;
+	GstElement *queues[2] = { v->mvq, v->maq };
+	GstElement *srcs[2] = { v->mvsrc, v->masrc };
+	GstElement *mixers[2] = { x->vmix, x->amix };
+	GstPad *pads[2] = { v->mvpad, v->mapad };
+	for (int i = 0; i < 2; i++) {
+		GstElement *src = srcs[i];
+		gst_element_set_locked_state(src, TRUE);
+		gst_element_set_locked_state(queues[i], TRUE);
+		gst_element_set_state(src, GST_STATE_NULL);
+		gst_element_set_state(queues[i], GST_STATE_NULL);
+		gst_element_release_request_pad(mixers[i], pads[i]);
+		gst_object_unref(pads[i]);
+		gst_bin_remove_many(GST_BIN(x->pipe), src, queues[i], NULL);
+	}
+	x->slots[v->slot] = NULL;
+}
+
 /* --- commands ------------------------------------------------------------------------------ */
 
 static void
@@ -1075,11 +1452,19 @@ run_cmd(struct media *m, struct cmd *c)
 			viewer_close(v, "closed", NULL, NULL);
 		break;
 	}
+	case C_MIX:
+		mixer_start(m, c->conf, c->text);
+		break;
+	case C_PUBLISH:
+		publisher_new(m, c->peer, c->conf, c->text);
+		break;
 	case C_STOP:
 		while (m->viewers->len)
 			viewer_close(g_ptr_array_index(m->viewers, 0), "closed", "shutting_down", NULL);
 		while (m->sources->len)
 			source_remove(g_ptr_array_index(m->sources, 0), "the bridge is stopping");
+		while (m->mixers->len)
+			mixer_free(g_ptr_array_index(m->mixers, 0));
 		if (m->tick) {
 			g_source_destroy(m->tick);
 			g_source_unref(m->tick);
@@ -1177,6 +1562,7 @@ media_start(struct media **out, uv_loop_t *loop, const struct media_opts *o, med
 	g_queue_init(&m->events);
 	m->sources = g_ptr_array_new();
 	m->viewers = g_ptr_array_new();
+	m->mixers = g_ptr_array_new();
 	m->gctx = g_main_context_new();
 	m->gloop = g_main_loop_new(m->gctx, FALSE);
 	if (uv_async_init(loop, &m->async, on_async) != 0) {
@@ -1204,6 +1590,7 @@ on_async_closed(uv_handle_t *h)
 	struct media *m = h->data;
 	g_ptr_array_free(m->sources, TRUE);
 	g_ptr_array_free(m->viewers, TRUE);
+	g_ptr_array_free(m->mixers, TRUE);
 	g_main_loop_unref(m->gloop);
 	g_main_context_unref(m->gctx);
 	g_mutex_clear(&m->lock);
@@ -1256,6 +1643,23 @@ media_peer_ice(struct media *m, uint64_t peer, int mline, const char *candidate)
 	if (candidate == NULL || mline < 0 || mline > 16)
 		return MEDIA_E_INVALID;
 	return push_cmd(m, C_PEER_ICE, 0, 0, peer, mline, candidate);
+}
+
+int
+media_mix_start(struct media *m, int64_t conf, const char *return_uri)
+{
+	const char *why;
+	if (media_return_check(return_uri, &why) != 0)
+		return MEDIA_E_INVALID;
+	return push_cmd(m, C_MIX, conf, 0, 0, 0, return_uri);
+}
+
+int
+media_publish(struct media *m, uint64_t peer, int64_t conf, const char *offer)
+{
+	if (offer == NULL)
+		return MEDIA_E_INVALID;
+	return push_cmd(m, C_PUBLISH, conf, 0, peer, 0, offer);
 }
 
 int

@@ -45,6 +45,7 @@ enum media_ev {
 	MEDIA_EV_SEGMENT,  /* a finished recording segment: text (its path), duration_ms;
 			    * or code "recording_failed" with text the reason */
 	MEDIA_EV_STOPPED,  /* the media thread has stopped (after media_stop) */
+	MEDIA_EV_ANSWER,   /* a publisher's SDP answer: text */
 };
 
 /* Sent to the loop thread; on_event owns it until it returns (then it is freed). */
@@ -98,7 +99,19 @@ int media_peer_new(struct media *m, uint64_t peer, int64_t conf, int source);
 /* The browser's answer (sdp copied). A wrong answer ends in MEDIA_EV_PEER "failed". */
 int media_peer_answer(struct media *m, uint64_t peer, const char *sdp);
 int media_peer_ice(struct media *m, uint64_t peer, int mline, const char *candidate);
-/* Close a viewer (MEDIA_EV_PEER "closed" follows). Unknown peers are ignored. */
+/*
+ * The conference's return feed: every publisher tiled on a 640x360 canvas and
+ * mixed (compositor, audiomixer), H.264 as RTP to host:port and Opus to
+ * host:port+2 of return_uri ("rtp://host:port"). Once per conference.
+ */
+int media_mix_start(struct media *m, int64_t conf, const char *return_uri);
+/*
+ * A browser publishes camera and microphone into the mix: its SDP offer
+ * (copied). MEDIA_EV_ANSWER follows, or MEDIA_EV_PEER "failed" (no_return_feed,
+ * busy: 4 publishers, invalid_sdp). Closed like a viewer.
+ */
+int media_publish(struct media *m, uint64_t peer, int64_t conf, const char *offer);
+/* Close a viewer or publisher (MEDIA_EV_PEER "closed" follows). Unknown peers are ignored. */
 int media_peer_close(struct media *m, uint64_t peer);
 
 /* Counters (any thread). */
@@ -112,6 +125,9 @@ const char *media_strerror(int err);
  * 1024 bytes. Returns 0, or -1 with a message in why (a static string).
  */
 int media_uri_check(const char *uri, const char **why);
+
+/* A return feed URI: rtp://host:port (port 1-65533, even). 0 or -1 with why. */
+int media_return_check(const char *uri, const char **why);
 
 /* --- media_sdp.c ------------------------------------------------------------------ */
 /*

@@ -95,6 +95,35 @@ media_uri_check(const char *uri, const char **why)
 }
 
 int
+media_return_check(const char *uri, const char **why)
+{
+	*why = NULL;
+	if (uri == NULL || strlen(uri) > 256 || strncmp(uri, "rtp://", 6) != 0) {
+		*why = "a return feed is rtp://host:port (RTSP record and SRT are not supported yet)";
+		return -1;
+	}
+	GUri *u = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
+	if (u == NULL || g_uri_get_host(u) == NULL || g_uri_get_host(u)[0] == '\0') {
+		if (u)
+			g_uri_unref(u);
+		*why = "the return feed URI has no host";
+		return -1;
+	}
+	int port = g_uri_get_port(u);
+	const char *path = g_uri_get_path(u);
+	int rc = 0;
+	if (port < 1 || port > 65533 || port % 2) {
+		*why = "the return feed needs an even port 2-65532 (audio goes to port+2)";
+		rc = -1;
+	} else if (path && path[0] && strcmp(path, "/") != 0) {
+		*why = "an rtp:// return feed has no path";
+		rc = -1;
+	}
+	g_uri_unref(u);
+	return rc;
+}
+
+int
 media_sdp_has_h264(const char *sdp, size_t len)
 {
 	GstSDPMessage *msg = NULL;

@@ -28,6 +28,7 @@ struct srv_req;
 struct conf_args {
 	int64_t id;              /* conference (link, source, participant) */
 	char *name;              /* create / config */
+	char *return_uri;        /* create: the return feed (rtp://host:port), or NULL */
 	char *uris[CONF_MAX_SOURCES];
 	int nuris;
 	int64_t incidents[CONF_MAX_INCIDENTS];

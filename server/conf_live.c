@@ -39,12 +39,14 @@ struct conf {
 	json_t *json;                         /* as stored (conf_store.c's conf_json) */
 	struct conf_src src[CONF_MAX_SOURCES]; /* media state, by source index */
 	int started[CONF_MAX_SOURCES];        /* handed to the bridge */
+	int mixing;                           /* its return feed handed to the bridge */
 	struct conf *next;
 };
 
 struct peer {
 	uint64_t id;
 	uint64_t console;
+	int publish;      /* a publisher (camera and microphone into the return feed) */
 	int64_t conf;
 	int source;
 	char who[96];     /* "user:name" or "console:N@address" */
@@ -103,11 +105,11 @@ peer_drop(struct conf_live *cl, struct peer *p)
 }
 
 static int
-viewers_of(struct conf_live *cl, int64_t conf)
+viewers_of(struct conf_live *cl, int64_t conf, int publish)
 {
 	int n = 0;
 	for (struct peer *p = cl->peers; p; p = p->next)
-		n += p->conf == conf;
+		n += p->conf == conf && p->publish == publish;
 	return n;
 }
 
@@ -147,7 +149,8 @@ conf_public(struct conf_live *cl, struct conf *c)
 			json_object_set_new(s, "message", cs->message ? json_string(cs->message) : json_null());
 		}
 	}
-	json_object_set_new(o, "viewers", json_integer(viewers_of(cl, c->id)));
+	json_object_set_new(o, "viewers", json_integer(viewers_of(cl, c->id, 0)));
+	json_object_set_new(o, "publishers", json_integer(viewers_of(cl, c->id, 1)));
 	return o;
 }
 
@@ -173,6 +176,9 @@ broadcast_conf(struct conf_live *cl, struct conf *c)
 static void
 start_sources(struct conf_live *cl, struct conf *c)
 {
+	const char *ret = json_string_value(json_object_get(c->json, "return"));
+	if (ret && !c->mixing && media_mix_start(cl->media, c->id, ret) == 0)
+		c->mixing = 1;
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(c->json, "sources"), i, s) {
@@ -290,7 +296,8 @@ json_body(struct srv_req *req)
 	}
 	const char *key;
 	json_t *v;
-	static const char *const known[] = { "name", "sources", "incidents", "incident", "uri", NULL };
+	static const char *const known[] = { "name", "sources", "incidents", "incident", "uri", "return",
+		NULL };
 	json_object_foreach(j, key, v) {
 		int ok = 0;
 		for (int i = 0; known[i] && !ok; i++)
@@ -378,6 +385,15 @@ api_create(struct srv_req *req)
 	if (nconf >= CONF_MAX) {
 		fail(req, SRV_E_CONFLICT, xasprintf("at most %d conferences", CONF_MAX));
 		goto out;
+	}
+	json_t *ret = json_object_get(j, "return");
+	if (ret && !json_is_null(ret)) {
+		const char *why;
+		if (media_return_check(json_string_value(ret), &why) != 0) {
+			fail(req, SRV_E_BAD_FIELD, xasprintf("return: %s", why));
+			goto out;
+		}
+		a->return_uri = xstrdup(json_string_value(ret));
 	}
 	a->name = xstrdup(name);
 	json_decref(j);
@@ -668,13 +684,20 @@ int_field(json_t *msg, const char *name, int64_t dflt)
 	return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
+/* rtc.join (watch a source) or rtc.publish (camera and microphone into the return feed). */
 static void
-rtc_join(struct conf_live *cl, struct hub_console *con, json_t *msg)
+rtc_join(struct conf_live *cl, struct hub_console *con, json_t *msg, int publish)
 {
 	int64_t cid = int_field(msg, "conference", -1), src = int_field(msg, "source", 0);
-	if (cid < 1 || src < 0 || src >= CONF_MAX_SOURCES) {
-		rtc_error(con, 0, 0, "invalid_field",
-		    "rtc.join needs conference (an id) and optionally source (an index)");
+	const char *offer = json_string_value(json_object_get(msg, "sdp"));
+	if (cid < 1 || src < 0 || src >= CONF_MAX_SOURCES || (publish && offer == NULL)) {
+		rtc_error(con, 0, 0, "invalid_field", publish
+		    ? "rtc.publish needs conference (an id) and sdp (the browser's offer)"
+		    : "rtc.join needs conference (an id) and optionally source (an index)");
+		return;
+	}
+	if (publish && hub_console_role(con) == ROLE_DISPATCHER) {
+		rtc_error(con, 0, cid, "not_permitted", "dispatchers watch; leaders and supervisors publish");
 		return;
 	}
 	struct conf *c = find_conf(cl, cid);
@@ -690,8 +713,12 @@ rtc_join(struct conf_live *cl, struct hub_console *con, json_t *msg)
 		    ? "this console has as many streams open as it may" : "the bridge has its maximum of viewers");
 		return;
 	}
-	if (!c->started[src]) {
+	if (!publish && !c->started[src]) {
 		rtc_error(con, 0, cid, "not_found", "the conference has no such source");
+		return;
+	}
+	if (publish && !c->mixing) {
+		rtc_error(con, 0, cid, "no_return_feed", "the conference has no return feed to publish into");
 		return;
 	}
 	struct peer *p = xcalloc(1, sizeof *p);
@@ -704,7 +731,9 @@ rtc_join(struct conf_live *cl, struct hub_console *con, json_t *msg)
 	else
 		snprintf(p->who, sizeof p->who, "console:%llu@%s",
 		    (unsigned long long)hub_console_id(con), hub_console_peer(con));
-	int rc = media_peer_new(cl->media, p->id, cid, (int)src);
+	p->publish = publish;
+	int rc = publish ? media_publish(cl->media, p->id, cid, offer)
+			 : media_peer_new(cl->media, p->id, cid, (int)src);
 	if (rc != 0) {
 		rtc_error(con, 0, cid, "busy", media_strerror(rc));
 		free(p);
@@ -713,8 +742,9 @@ rtc_join(struct conf_live *cl, struct hub_console *con, json_t *msg)
 	p->next = cl->peers;
 	cl->peers = p;
 	cl->npeers++;
-	send_json(con, json_pack("{s:s, s:I, s:I, s:i, s:s}", "type", "rtc.state", "peer",
-	    (json_int_t)p->id, "conference", (json_int_t)cid, "source", (int)src, "state", "negotiating"));
+	send_json(con, json_pack("{s:s, s:I, s:I, s:i, s:s, s:b}", "type", "rtc.state", "peer",
+	    (json_int_t)p->id, "conference", (json_int_t)cid, "source", (int)src, "state", "negotiating",
+	    "publish", publish));
 }
 
 /* The console's own peer named in msg, or NULL after an error frame. */
@@ -740,9 +770,15 @@ on_rtc(void *ctx, struct hub_console *con, const char *type, json_t *msg)
 		return 1;
 	}
 	if (strcmp(type, "rtc.join") == 0) {
-		rtc_join(cl, con, msg);
+		rtc_join(cl, con, msg, 0);
+	} else if (strcmp(type, "rtc.publish") == 0) {
+		rtc_join(cl, con, msg, 1);
 	} else if (strcmp(type, "rtc.answer") == 0) {
 		struct peer *p = own_peer(cl, con, msg);
+		if (p && p->publish) {
+			rtc_error(con, p->id, p->conf, "invalid_field", "a publisher offers; it has no answer to give");
+			return 1;
+		}
 		const char *sdp = json_string_value(json_object_get(msg, "sdp"));
 		if (p && sdp == NULL)
 			rtc_error(con, p->id, p->conf, "missing_field", "rtc.answer needs sdp (a string)");
@@ -858,6 +894,12 @@ on_media(void *ctx, const struct media_event *ev)
 		if (con)
 			send_json(con, json_pack("{s:s, s:I, s:I, s:i, s:s}", "type", "rtc.offer", "peer",
 			    (json_int_t)p->id, "conference", (json_int_t)p->conf, "source", p->source, "sdp",
+			    ev->text ? ev->text : ""));
+		break;
+	case MEDIA_EV_ANSWER:
+		if (con)
+			send_json(con, json_pack("{s:s, s:I, s:I, s:s}", "type", "rtc.answer", "peer",
+			    (json_int_t)p->id, "conference", (json_int_t)p->conf, "sdp",
 			    ev->text ? ev->text : ""));
 		break;
 	case MEDIA_EV_ICE:

@@ -24,6 +24,7 @@ conf_args_free(void *p)
 	if (a == NULL)
 		return;
 	free(a->name);
+	free(a->return_uri);
 	for (int i = 0; i < a->nuris; i++)
 		free(a->uris[i]);
 	free(a->who);
@@ -33,13 +34,13 @@ conf_args_free(void *p)
 }
 
 static const char SQL_CONF_GET[] =
-    "SELECT id, name, state, scope, created_at, created_by, updated_at, version FROM conferences"
-    " WHERE id = ?";
+    "SELECT id, name, state, scope, created_at, created_by, updated_at, version, return_uri"
+    " FROM conferences WHERE id = ?";
 static const char SQL_CONF_BY_NAME[] = "SELECT id FROM conferences WHERE name = ?";
 static const char SQL_CONF_ALL[] = "SELECT id FROM conferences ORDER BY id";
 static const char SQL_CONF_PUT[] =
-    "INSERT INTO conferences (name, state, scope, created_at, created_by, updated_at, version)"
-    " VALUES (?, 'open', '', ?, ?, ?, 1)";
+    "INSERT INTO conferences (name, state, scope, created_at, created_by, updated_at, version,"
+    " return_uri) VALUES (?, 'open', '', ?, ?, ?, 1, ?)";
 static const char SQL_CONF_TOUCH[] =
     "UPDATE conferences SET scope = ?, updated_at = ?, version = version + 1 WHERE id = ?";
 static const char SQL_SRC_LIST[] =
@@ -98,6 +99,8 @@ conf_json(struct db_store *st, struct db_req *r, int64_t id)
 		json_object_set_new(o, "created_by", json_string((const char *)sqlite3_column_text(s, 5)));
 		json_object_set_new(o, "updated_at", col_time(s, 6));
 		json_object_set_new(o, "version", json_integer(sqlite3_column_int64(s, 7)));
+		json_object_set_new(o, "return", sqlite3_column_type(s, 8) == SQLITE_NULL ? json_null()
+		    : json_string((const char *)sqlite3_column_text(s, 8)));
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -308,6 +311,8 @@ conf_run_create(struct db_store *st, struct db_req *r, int64_t now)
 		sqlite3_bind_int64(s, 2, now);
 		sqlite3_bind_text(s, 3, r->actor, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(s, 4, now);
+		if (a->return_uri)
+			sqlite3_bind_text(s, 5, a->return_uri, -1, SQLITE_TRANSIENT);
 		if ((rc = db_tx_exec(st, s, r)))
 			return rc;
 		id = sqlite3_last_insert_rowid(db_tx_db(st));

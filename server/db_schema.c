@@ -251,7 +251,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX sessions_user ON sessions(user);",
 	/*
 	 * 6: video conferences (server/conf.h, docs/media.md): a name, provincial
-	 * sources, linked incidents, participants (who joined and left when), and
+	 * sources, the return feed's URI, linked incidents, participants (who joined and left when), and
 	 * recorded segments. scope is the linked incidents' agencies ("110,119"),
 	 * which decides which dispatchers' consoles see the conference.
 	 */
@@ -260,6 +260,7 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL UNIQUE,"
 	"  state TEXT NOT NULL,"
 	"  scope TEXT NOT NULL,"
+	"  return_uri TEXT,"
 	"  created_at INTEGER NOT NULL,"
 	"  created_by TEXT NOT NULL,"
 	"  updated_at INTEGER NOT NULL,"

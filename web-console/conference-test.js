@@ -4,6 +4,7 @@ import { ConferenceClient } from './conference.js';
 
 const params = new URLSearchParams(location.search);
 const conferenceId = Number(params.get('conference') || 1);
+const publish = params.get('publish') === '1';
 const $ = (id) => document.getElementById(id);
 const log = (line) => { $('log').textContent += line + '\n'; };
 
@@ -14,6 +15,7 @@ window.conference = page;
 
 cc.onstate = (s) => { page.states.push(s); $('state').textContent = s; log(`state ${s}`); };
 cc.onerror = (e) => { page.errors.push(e); log(`error ${e.code}: ${e.message}`); };
+cc.onpublish = (s) => { page.publish = s; log(`publish ${s}`); };
 cc.onconference = (c) => {
   if (c.id !== conferenceId) return;
   $('name').textContent = c.name;
@@ -28,7 +30,7 @@ ws.onmessage = (e) => {
     page.welcome = true;
     fetch(`/api/v1/conferences/${conferenceId}`).then((r) => r.json()).then((c) => {
       cc.handle({ type: 'conference', conference: c });
-      cc.join(conferenceId, $('video'));
+      cc.join(conferenceId, $('video'), { publish }).catch((e) => page.errors.push({ code: 'join', message: e.message }));
     });
   }
 };

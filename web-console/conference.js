@@ -10,6 +10,10 @@
 //   await cc.join(conferenceId, videoElement, { publish: false });
 //   cc.leave();
 //
+// With { publish: true } the client also sends the camera and microphone into
+// the conference's return feed (it asks getUserMedia; the conference needs a
+// return feed). The browser offers that stream and the bridge answers.
+//
 // The bridge makes the offer (it passes the source's H.264 through, so it
 // knows the profile); this client answers. When the source drops, the stream
 // stays up and the picture resumes by itself when the source is back; when
@@ -32,20 +36,49 @@ export class ConferenceClient {
     this.onstate = null;
     this.onerror = null;
     this.onconference = null;
+    this.publishing = false;
+    this.pubPc = null;
+    this.pubPeer = null;
+    this.pubState = 'idle';
+    this.onpublish = null; // 'negotiating' | 'connected' | 'closed'
   }
 
   // Start watching source `source` (default 0) of a conference into videoElement.
   async join(conferenceId, videoElement, { publish = false, source = 0 } = {}) {
-    if (publish) {
-      // Publishing camera and microphone into the conference is not built yet (docs/media.md).
-      throw new Error('publishing into the conference is not supported by this server yet');
-    }
     this.leave();
     this.conferenceId = Number(conferenceId);
     this.source = source;
     this.video = videoElement;
     this.retryMs = 500;
     this._join();
+    if (publish) await this._publish();
+  }
+
+  // Camera and microphone into the conference's return feed.
+  async _publish() {
+    const media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' });
+    this.pubPc = pc;
+    this.publishing = true;
+    for (const t of media.getTracks()) pc.addTransceiver(t, { direction: 'sendonly', streams: [media] });
+    pc.onicecandidate = (e) => {
+      if (e.candidate && e.candidate.candidate && this.pubPeer !== null) {
+        this.send({ type: 'rtc.ice', peer: this.pubPeer, mline: e.candidate.sdpMLineIndex ?? 0, candidate: e.candidate.candidate });
+      }
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    // The offer goes with the candidates gathered so far (the peer id comes with the answer's state).
+    await new Promise((r) => {
+      if (pc.iceGatheringState === 'complete') return r();
+      const t = setTimeout(r, 2000);
+      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); r(); } };
+    });
+    this.send({ type: 'rtc.publish', conference: this.conferenceId, sdp: pc.localDescription.sdp });
+  }
+
+  _setPub(s) {
+    this.pubState = s;
+    if (this.onpublish) this.onpublish(s);
   }
 
   // Stop watching (the server closes the stream; nothing is rejoined).
@@ -54,6 +87,14 @@ export class ConferenceClient {
     this.retryTimer = null;
     if (this.peer !== null) this.send({ type: 'rtc.leave', peer: this.peer });
     this._closePc();
+    if (this.pubPeer !== null) this.send({ type: 'rtc.leave', peer: this.pubPeer });
+    if (this.pubPc) {
+      this.pubPc.getSenders().forEach((s) => s.track && s.track.stop());
+      this.pubPc.close();
+    }
+    this.pubPc = null;
+    this.pubPeer = null;
+    this.publishing = false;
     this.conferenceId = null;
     this._setState('idle');
   }
@@ -78,7 +119,21 @@ export class ConferenceClient {
     if (!msg.type.startsWith('rtc.')) return false;
     switch (msg.type) {
       case 'rtc.state':
-        if (msg.state === 'negotiating') {
+        if (msg.state === 'negotiating' && msg.publish) {
+          if (this.publishing && this.pubPeer === null) {
+            this.pubPeer = msg.peer;
+            this._setPub('negotiating');
+          } else this.send({ type: 'rtc.leave', peer: msg.peer });
+        } else if (msg.peer !== null && msg.peer === this.pubPeer) {
+          if (msg.state === 'connected') this._setPub('connected');
+          else if (msg.state === 'closed') {
+            if (this.pubPc) this.pubPc.close();
+            this.pubPc = null;
+            this.pubPeer = null;
+            this.publishing = false;
+            this._setPub('closed');
+          }
+        } else if (msg.state === 'negotiating') {
           if (msg.conference === this.conferenceId && this.peer === null) this.peer = msg.peer;
           else this.send({ type: 'rtc.leave', peer: msg.peer }); // a join we no longer want
         } else if (msg.peer === this.peer) {
@@ -91,17 +146,35 @@ export class ConferenceClient {
           }
         }
         return true;
+      case 'rtc.answer':
+        if (msg.peer === this.pubPeer && this.pubPc) {
+          this.pubPc.setRemoteDescription({ type: 'answer', sdp: msg.sdp })
+            .catch((e) => this.onerror && this.onerror({ code: 'browser_error', message: e.message }));
+        }
+        return true;
       case 'rtc.offer':
         if (msg.peer === this.peer) this._answer(msg).catch((e) => this._fail('browser_error', e.message));
         return true;
       case 'rtc.ice':
-        if (msg.peer === this.peer && this.pc && msg.candidate) {
+        if (msg.peer === this.pubPeer && this.pubPc && msg.candidate) {
+          this.pubPc.addIceCandidate({ candidate: msg.candidate, sdpMLineIndex: msg.mline })
+            .catch((e) => this.onerror && this.onerror({ code: 'browser_error', message: e.message }));
+        } else if (msg.peer === this.peer && this.pc && msg.candidate) {
           this.pc.addIceCandidate({ candidate: msg.candidate, sdpMLineIndex: msg.mline })
             .catch((e) => this._fail('browser_error', e.message));
         }
         return true;
       case 'rtc.error':
         if (this.onerror) this.onerror({ code: msg.code, message: msg.message });
+        if (msg.peer === undefined && this.publishing && this.pubPeer === null &&
+            (msg.code === 'no_return_feed' || msg.code === 'not_permitted' || msg.code === 'invalid_field')) {
+          // The publish was refused; watching goes on.
+          if (this.pubPc) this.pubPc.close();
+          this.pubPc = null;
+          this.publishing = false;
+          this._setPub('closed');
+          return true;
+        }
         if (msg.peer === undefined && msg.conference === this.conferenceId) {
           // The join itself was refused: wait for the source when it is not live, else give up.
           if (msg.code === 'source_not_live' || msg.code === 'busy') this._rejoinLater();

@@ -1,4 +1,4 @@
-/* libFuzzer harness: source URI checks (media_uri_check, on GLib's GUri). */
+/* libFuzzer harness: source and return-feed URI checks (media_uri_check, media_return_check, on GLib's GUri). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0 && why == NULL)
 		__builtin_trap();
 	if (rc == 0 && (strlen(s) > 1024 || strncmp(s, "rtsp", 4) != 0 || strchr(s, ' ')))
+		__builtin_trap();
+	why = NULL;
+	rc = media_return_check(s, &why);
+	if (rc != 0 && why == NULL)
+		__builtin_trap();
+	if (rc == 0 && strncmp(s, "rtp://", 6) != 0)
 		__builtin_trap();
 	free(s);
 	return 0;
