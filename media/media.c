@@ -84,6 +84,7 @@ struct mixer {
 /* A source's recording: appsrcs -> h264parse / opusparse -> splitmuxsink (MP4 segments). */
 struct recorder {
 	struct source *s;
+	int hls;                /* the HLS packager (hlssink2) rather than the MP4 recording */
 	GstElement *pipe;
 	GstAppSrc *v, *a;
 	GSource *bus_watch;
@@ -113,6 +114,7 @@ struct source {
 	gint64 last_sample_us;
 	char unsupported[64];   /* a video encoding we cannot pass through, "" if none */
 	struct recorder *rec;   /* s->lock for the pointer; NULL when not recording */
+	struct recorder *hls;   /* s->lock: the HLS packager, or NULL */
 };
 
 struct media {
@@ -122,6 +124,7 @@ struct media {
 	media_event_fn on_event;
 	void *ctx;
 	char rec_dir[512];
+	char hls_dir[512];
 
 	GThread *thread;
 	GMainContext *gctx;
@@ -639,6 +642,8 @@ on_sample(GstAppSink *sink, gpointer p, int video)
 	}
 	if (s->rec)
 		rec_feed(m, s->rec, b, video, key);
+	if (s->hls)
+		rec_feed(m, s->hls, b, video, key);
 	g_mutex_unlock(&s->lock);
 	gst_sample_unref(smp);
 	g_mutex_lock(&m->stats_lock);
@@ -756,7 +761,7 @@ static void
 rec_message(struct recorder *r, GstMessage *msg)
 {
 	const GstStructure *st = gst_message_get_structure(msg);
-	if (st == NULL)
+	if (st == NULL || r->hls)
 		return;
 	const char *loc = gst_structure_get_string(st, "location");
 	guint64 rt = 0;
@@ -787,7 +792,7 @@ on_rec_bus(GstBus *bus, GstMessage *msg, gpointer p)
 		GError *err = NULL;
 		gst_message_parse_error(msg, &err, NULL);
 		struct media_event *ev = event_new(MEDIA_EV_SEGMENT, r->s->conf, r->s->index, 0, NULL,
-		    "recording_failed", err ? err->message : "the recording failed");
+		    r->hls ? "hls_failed" : "recording_failed", err ? err->message : "the recording failed");
 		ev->duration_ms = -1;
 		enqueue(r->s->m, ev);
 		g_clear_error(&err);
@@ -858,11 +863,11 @@ rec_start(struct source *s)
  * playable, waiting (on the media thread, at most 10 s) for the muxer.
  */
 static void
-rec_stop(struct source *s)
+rec_stop_one(struct source *s, struct recorder **slot)
 {
 	g_mutex_lock(&s->lock);
-	struct recorder *r = s->rec;
-	s->rec = NULL;
+	struct recorder *r = *slot;
+	*slot = NULL;
 	g_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return;
@@ -887,6 +892,82 @@ rec_stop(struct source *s)
 	gst_element_set_state(r->pipe, GST_STATE_NULL);
 	gst_object_unref(r->pipe);
 	g_free(r);
+}
+
+static void
+rec_stop(struct source *s)
+{
+	rec_stop_one(s, &s->rec);
+	rec_stop_one(s, &s->hls);
+}
+
+/*
+ * HLS for passive viewers: H.264 as it comes, Opus decoded and encoded as AAC
+ * (what HLS players take), in MPEG-TS segments with a rolling playlist under
+ * <hls_dir>/conf<ID>-s<INDEX>/ (served by the server).
+ */
+static void
+hls_start(struct source *s)
+{
+	struct media *m = s->m;
+	if (m->hls_dir[0] == '\0' || s->hls)
+		return;
+	g_mutex_lock(&s->lock);
+	GstCaps *vcaps = s->vcaps ? gst_caps_ref(s->vcaps) : NULL;
+	GstCaps *acaps = s->acaps ? gst_caps_ref(s->acaps) : NULL;
+	g_mutex_unlock(&s->lock);
+	if (vcaps == NULL)
+		return;
+	char *dir = g_strdup_printf("%s/conf%lld-s%d", m->hls_dir, (long long)s->conf, s->index);
+	g_mkdir_with_parents(dir, 0750); /* the media thread: never the loop */
+	struct recorder *r = g_new0(struct recorder, 1);
+	r->s = s;
+	r->hls = 1;
+	r->need_key = 1;
+	r->base = GST_CLOCK_TIME_NONE;
+	r->pipe = gst_pipeline_new(NULL);
+	GstElement *sink = make("hlssink2");
+	char *loc = g_strdup_printf("%s/segment%%05d.ts", dir);
+	char *pl = g_strdup_printf("%s/playlist.m3u8", dir);
+	g_object_set(sink, "location", loc, "playlist-location", pl, "target-duration", 2u,
+	    "playlist-length", 5u, "max-files", 8u, NULL);
+	g_free(loc);
+	g_free(pl);
+	g_free(dir);
+	GstElement *vsrc = make("appsrc"), *parse = make("h264parse");
+	g_object_set(vsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", vcaps, NULL);
+	gst_bin_add_many(GST_BIN(r->pipe), vsrc, parse, sink, NULL);
+	gst_element_link(vsrc, parse);
+	GstPad *in = gst_element_request_pad_simple(sink, "video");
+	GstPad *out = gst_element_get_static_pad(parse, "src");
+	gst_pad_link(out, in);
+	gst_object_unref(out);
+	gst_object_unref(in);
+	r->v = GST_APP_SRC(vsrc);
+	if (acaps) {
+		GstElement *asrc = make("appsrc"), *dec = make("opusdec"), *conv = make("audioconvert"),
+			   *res = make("audioresample"), *enc = make("voaacenc"), *ap = make("aacparse");
+		g_object_set(asrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", acaps, NULL);
+		gst_bin_add_many(GST_BIN(r->pipe), asrc, dec, conv, res, enc, ap, NULL);
+		gst_element_link_many(asrc, dec, conv, res, enc, ap, NULL);
+		in = gst_element_request_pad_simple(sink, "audio");
+		out = gst_element_get_static_pad(ap, "src");
+		gst_pad_link(out, in);
+		gst_object_unref(out);
+		gst_object_unref(in);
+		r->a = GST_APP_SRC(asrc);
+		gst_caps_unref(acaps);
+	}
+	gst_caps_unref(vcaps);
+	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(r->pipe));
+	r->bus_watch = gst_bus_create_watch(bus);
+	g_source_set_callback(r->bus_watch, (GSourceFunc)(void (*)(void))on_rec_bus, r, NULL);
+	g_source_attach(r->bus_watch, m->gctx);
+	gst_object_unref(bus);
+	gst_element_set_state(r->pipe, GST_STATE_PLAYING);
+	g_mutex_lock(&s->lock);
+	s->hls = r;
+	g_mutex_unlock(&s->lock);
 }
 
 static void
@@ -1062,6 +1143,7 @@ on_tick(gpointer p)
 			s->attempts = 0;
 			set_state(s, S_LIVE, NULL, NULL);
 			rec_start(s);
+			hls_start(s);
 		} else if (now - last > (gint64)m->o.stall_ms * 1000) {
 			source_failed(s, s->ever_live ? "source_lost" : "unreachable",
 			    s->ever_live ? "no media from the source" : "no media arrived from the source", 0);
@@ -1556,6 +1638,9 @@ media_start(struct media **out, uv_loop_t *loop, const struct media_opts *o, med
 	if (o->rec_dir)
 		g_strlcpy(m->rec_dir, o->rec_dir, sizeof m->rec_dir);
 	m->o.rec_dir = m->rec_dir;
+	if (o->hls_dir)
+		g_strlcpy(m->hls_dir, o->hls_dir, sizeof m->hls_dir);
+	m->o.hls_dir = m->hls_dir;
 	g_mutex_init(&m->lock);
 	g_mutex_init(&m->stats_lock);
 	g_queue_init(&m->cmds);

@@ -72,6 +72,7 @@ struct media_opts {
 	int answer_timeout_ms;  /* a peer with no answer by then is closed */
 	const char *rec_dir;    /* recordings (NULL or "": off) */
 	int segment_s;          /* recording segment length */
+	const char *hls_dir;    /* HLS playlists and segments (NULL or "": off) */
 };
 
 struct media_stats {

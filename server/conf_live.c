@@ -63,6 +63,7 @@ struct conf_live {
 	int npeers;
 	int max_viewers;
 	int stopping;
+	char *hls_dir;    /* <data.dir>/hls, or NULL when HLS is off */
 	int pending;      /* store requests of ours not yet done: cl lives until they are */
 };
 
@@ -147,6 +148,12 @@ conf_public(struct conf_live *cl, struct conf *c)
 			json_object_set_new(s, "state", json_string(cs->state[0] ? cs->state : "down"));
 			json_object_set_new(s, "code", cs->code[0] ? json_string(cs->code) : json_null());
 			json_object_set_new(s, "message", cs->message ? json_string(cs->message) : json_null());
+			if (cl->hls_dir) {
+				char *h = xasprintf("/api/v1/conferences/%lld/hls/%d/playlist.m3u8",
+				    (long long)c->id, idx);
+				json_object_set_new(s, "hls", json_string(h));
+				free(h);
+			}
 		}
 	}
 	json_object_set_new(o, "viewers", json_integer(viewers_of(cl, c->id, 0)));
@@ -420,6 +427,7 @@ role_in(struct srv_req *req, unsigned roles)
 struct file_read {
 	uv_work_t work;
 	struct srv_req *req;
+	const char *type;
 	char *path;
 	char *data;
 	size_t len;
@@ -455,13 +463,69 @@ read_after(uv_work_t *w, int status)
 {
 	struct file_read *f = w->data;
 	if (f->data)
-		srv_reply_text(f->req, 200, "video/mp4", f->data, f->len);
+		srv_reply_text(f->req, 200, f->type, f->data, f->len);
 	else
-		fail(f->req, SRV_E_NOT_FOUND, xasprintf("the recording file is gone (%s)",
-		    strerror(f->err)));
+		fail(f->req, SRV_E_NOT_FOUND, xasprintf("no such file now (%s)", strerror(f->err)));
 	free(f->data);
 	free(f->path);
 	free(f);
+}
+
+/* Answer with a file's bytes, read in the thread pool. */
+static void
+send_file(struct srv_req *req, const char *path, const char *type)
+{
+	struct file_read *f = xcalloc(1, sizeof *f);
+	f->req = req;
+	f->type = type;
+	f->path = xstrdup(path);
+	f->work.data = f;
+	req->pending = 1;
+	req->async = 1;
+	if (uv_queue_work(req->srv->loop, &f->work, read_work, read_after) != 0) {
+		free(f->path);
+		free(f);
+		fail(req, SRV_E_INTERNAL, xstrdup("cannot queue the file read"));
+	}
+}
+
+/*
+ * GET .../hls/{source}/playlist.m3u8 and .../hls/{source}/segmentNNNNN.ts: only
+ * those names (nothing else on disk can be named), read off the loop.
+ */
+static void
+hls_route(struct srv_req *req, struct conf_live *cl, int64_t id, const char *rest)
+{
+	int idx = -1, n = 0;
+	char file[32];
+	if (req->method != SRV_GET) {
+		fail(req, SRV_E_METHOD, xstrdup("use GET"));
+		return;
+	}
+	if (cl->hls_dir == NULL) {
+		fail(req, SRV_E_NOT_FOUND, xstrdup("HLS is off (media.hls = 0)"));
+		return;
+	}
+	if (sscanf(rest, "/%d/%31[a-z0-9.]%n", &idx, file, &n) != 2 || rest[n] != '\0' || idx < 0 ||
+	    idx >= CONF_MAX_SOURCES) {
+		fail(req, SRV_E_NOT_FOUND, xstrdup("HLS is .../hls/{source}/playlist.m3u8"));
+		return;
+	}
+	const char *type = NULL;
+	unsigned seg;
+	char tail[4];
+	if (strcmp(file, "playlist.m3u8") == 0)
+		type = "application/vnd.apple.mpegurl";
+	else if (strlen(file) == 15 && sscanf(file, "segment%5u.%2s", &seg, tail) == 2 &&
+	    strcmp(tail, "ts") == 0)
+		type = "video/mp2t";
+	if (type == NULL) {
+		fail(req, SRV_E_NOT_FOUND, xasprintf("no HLS file '%s'", file));
+		return;
+	}
+	char *path = xasprintf("%s/conf%lld-s%d/%s", cl->hls_dir, (long long)id, idx, file);
+	send_file(req, path, type);
+	free(path);
 }
 
 static void
@@ -477,17 +541,8 @@ recordings_done(struct db_req *r)
 	} else if (json_array_size(list) == 0) {
 		fail(req, SRV_E_NOT_FOUND, xstrdup("no such recording"));
 	} else {
-		struct file_read *f = xcalloc(1, sizeof *f);
-		f->req = req;
-		f->path = xstrdup(json_string_value(json_object_get(json_array_get(list, 0), "file")));
-		f->work.data = f;
-		req->pending = 1;
-		req->async = 1;
-		if (uv_queue_work(req->srv->loop, &f->work, read_work, read_after) != 0) {
-			free(f->path);
-			free(f);
-			fail(req, SRV_E_INTERNAL, xstrdup("cannot queue the file read"));
-		}
+		send_file(req, json_string_value(json_object_get(json_array_get(list, 0), "file")),
+		    "video/mp4");
 	}
 	db_req_free(r);
 }
@@ -580,6 +635,10 @@ conf_api_route(struct srv_req *req)
 	}
 	if (strncmp(slash, "/recordings", 11) == 0) {
 		recordings_route(req, id, slash + 11);
+		return 1;
+	}
+	if (strncmp(slash, "/hls/", 5) == 0) {
+		hls_route(req, cl, id, slash + 4);
 		return 1;
 	}
 	int links = strcmp(slash, "/incidents") == 0, sources = strcmp(slash, "/sources") == 0;
@@ -1019,6 +1078,7 @@ maybe_free(struct conf_live *cl)
 		cl->peers = p->next;
 		free(p);
 	}
+	free(cl->hls_dir);
 	free(cl);
 }
 
@@ -1037,14 +1097,26 @@ conf_live_open(struct srv *srv, char **cause)
 		.backoff_max_ms = cfg->media_backoff_max_ms, .down_after = 3,
 		.stall_ms = cfg->media_stall_ms, .latency_ms = cfg->media_latency_ms,
 		.viewer_bytes = 2 << 20, .answer_timeout_ms = 30000, .rec_dir = NULL,
-		.segment_s = cfg->media_segment_s };
+		.segment_s = cfg->media_segment_s, .hls_dir = NULL };
 	char *rec_dir = NULL;
+	if (cfg->media_hls) {
+		cl->hls_dir = xasprintf("%s/hls", cfg->data_dir);
+		if (mkdir(cl->hls_dir, 0750) != 0 && errno != EEXIST) {
+			*cause = xasprintf("cannot create %s: %s", cl->hls_dir, strerror(errno));
+			free(cl->hls_dir);
+			free(cl);
+			return -1;
+		}
+		o.hls_dir = cl->hls_dir;
+	}
 	if (cfg->media_record) {
 		/* At start-up, before the loop serves anything: one mkdir. */
 		rec_dir = xasprintf("%s/recordings", cfg->data_dir);
 		if (mkdir(rec_dir, 0750) != 0 && errno != EEXIST) {
 			*cause = xasprintf("cannot create %s: %s", rec_dir, strerror(errno));
 			free(rec_dir);
+			free(cl->hls_dir);
+			free(cl);
 			return -1;
 		}
 		o.rec_dir = rec_dir;
@@ -1052,6 +1124,7 @@ conf_live_open(struct srv *srv, char **cause)
 	int started = media_start(&cl->media, srv->loop, &o, on_media, cl, cause);
 	free(rec_dir);
 	if (started != 0) {
+		free(cl->hls_dir);
 		free(cl);
 		return -1;
 	}

@@ -96,6 +96,8 @@ static const struct centry entries[] = {
 	    "1: record every live source as MP4 segments in <data.dir>/recordings (listed on the linked incidents)." },
 	{ "media.segment_s", C_INT, OFF(media_segment_s), "60", 1, 3600,
 	    "Longest recording segment in seconds (cut at a keyframe within it); each segment plays on its own." },
+	{ "media.hls", C_INT, OFF(media_hls), "1", 0, 1,
+	    "1: HLS (H.264 + AAC, 2 s segments) of every live source for viewers without WebRTC, served under /api/v1/conferences." },
 	{ "dispatch.plans", C_STR, OFF(dispatch_plans), "", 0, 0,
 	    "Linkage plan file (docs/plans.md); empty for none. Reloaded by POST /api/v1/plans/reload." },
 	{ "dispatch.ack_p1", C_INT, OFF(dispatch_ack_s[0]), "30", 5, 86400,

@@ -55,6 +55,7 @@ struct srv_config {
 	int media_latency_ms;
 	int media_record;
 	int media_segment_s;
+	int media_hls;
 };
 
 /* Fill cfg with the defaults. Strings are allocated; free with srv_config_free. */

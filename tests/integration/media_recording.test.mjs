@@ -84,3 +84,36 @@ test('segments are recorded, listed on the incident, downloadable and playable o
   assert.equal((await srv.get(`/api/v1/conferences/${id}/recordings/abc`)).status, 404);
   assert.equal((await srv.get(`/api/v1/conferences/77/recordings`)).status, 404);
 });
+
+test('HLS for passive viewers: a rolling playlist of H.264 + AAC segments, served; other names refused', async () => {
+  const list = (await srv.get('/api/v1/conferences')).json.conferences;
+  const conf = list.find((c) => c.name === '录制测试');
+  const href = conf.sources[0].hls;
+  assert.equal(href, `/api/v1/conferences/${conf.id}/hls/0/playlist.m3u8`);
+  let playlist = '';
+  const end = Date.now() + 60000;
+  while (Date.now() < end) {
+    const r = await srv.get(href);
+    if (r.status === 200 && (r.text.match(/\.ts/g) || []).length >= 2) {
+      assert.equal(r.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+      playlist = r.text;
+      break;
+    }
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  assert.match(playlist, /^#EXTM3U/);
+  assert.match(playlist, /#EXT-X-TARGETDURATION:/);
+  const seg = playlist.split('\n').find((l) => l.endsWith('.ts'));
+  assert.match(seg, /^segment\d{5}\.ts$/); // relative: resolved against the playlist's URL
+  const res = await fetch(new URL(seg, srv.base + href));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'video/mp2t');
+  const file = path.join(srv.dataDir, 'segment.ts');
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  const out = execFileSync('gst-discoverer-1.0', [file], { encoding: 'utf8' });
+  assert.match(out, /H\.264/);
+  assert.match(out, /AAC/);
+  for (const bad of ['/hls/0/../../liandong.db', '/hls/0/segment1.ts', '/hls/0/x.m3u8', '/hls/9/playlist.m3u8', '/hls/0/playlist.m3u8/x']) {
+    assert.equal((await srv.get(`/api/v1/conferences/${conf.id}${bad}`)).status, 404, bad);
+  }
+});
