@@ -15,6 +15,7 @@
  * lws_close_reason()"); lws_write() frames it like any other opcode. */
 #define HUB_WRITE_CLOSE 4
 #define CTL_MAX 8    /* control frames (welcome, snapshot, resync, pong, error) */
+#define EXT_MAX 64   /* an extension's frames to one console (rtc.* signalling) */
 #define PAGE_SIZE 128 /* journal frames read per catch-up page */
 
 /* A frame ready for lws_write: LWS_PRE bytes of headroom, then the text. */
@@ -41,6 +42,8 @@ struct hub_console {
 
 	struct hub_msg *ctl[CTL_MAX];
 	int ctl_head, ctl_n;
+	struct hub_msg *ext[EXT_MAX]; /* hub_console_send(), in any state */
+	int ext_head, ext_n;
 	struct hub_msg **q; /* live queue, ring of queue_max */
 	int q_head, q_n;
 	size_t q_bytes;
@@ -261,6 +264,8 @@ console_unref(struct hub_console *c)
 		return;
 	for (int i = 0; i < c->ctl_n; i++)
 		msg_unref(c->ctl[(c->ctl_head + i) % CTL_MAX]);
+	for (int i = 0; i < c->ext_n; i++)
+		msg_unref(c->ext[(c->ext_head + i) % EXT_MAX]);
 	q_clear(c);
 	free(c->q);
 	db_query_free(c->page);
@@ -355,7 +360,8 @@ push_unsequenced(struct hub_console *c, struct hub_msg *m)
 {
 	struct hub *h = c->hub;
 	size_t cap = (size_t)h->o.queue_max;
-	if (c->q_n == 0 && c->ctl_n == 0 && c->close_code == 0 && !lws_send_pipe_choked(c->wsi)) {
+	if (c->q_n == 0 && c->ctl_n == 0 && c->ext_n == 0 && c->close_code == 0 &&
+	    !lws_send_pipe_choked(c->wsi)) {
 		if (write_msg(c, m->data + LWS_PRE, m->len) != 0) {
 			c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
 			wake(c);
@@ -390,14 +396,16 @@ hub_console_send(struct hub_console *c, const char *frame, size_t len)
 {
 	if (c->wsi == NULL)
 		return -1;
-	struct hub_msg *m = msg_new(0, frame, len);
-	if (c->state == C_LIVE) {
-		push_unsequenced(c, m);
-		msg_unref(m);
-	} else if (ctl_push(c, m) != 0) {
+	if (c->ext_n == EXT_MAX) {
+		/* It has not read 64 signalling frames: cut it, like any console that stalls. */
+		log_info("hub", "console does not read its signalling; closing|console=%llu peer=%s",
+		    (unsigned long long)c->id, c->peer);
 		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 		wake(c);
+		return 0;
 	}
+	c->ext[(c->ext_head + c->ext_n++) % EXT_MAX] = msg_new(0, frame, len);
+	wake(c);
 	return 0;
 }
 
@@ -665,6 +673,10 @@ hub_console_writable(struct hub_console *c)
 		m = c->ctl[c->ctl_head];
 		c->ctl_head = (c->ctl_head + 1) % CTL_MAX;
 		c->ctl_n--;
+	} else if (c->ext_n) {
+		m = c->ext[c->ext_head];
+		c->ext_head = (c->ext_head + 1) % EXT_MAX;
+		c->ext_n--;
 	} else if (c->state == C_LIVE && c->q_n) {
 		m = c->q[c->q_head];
 		c->q_head = (c->q_head + 1) % h->o.queue_max;
@@ -683,7 +695,7 @@ hub_console_writable(struct hub_console *c)
 	msg_unref(m);
 	if (rc)
 		return -1;
-	if (c->ctl_n || (c->state == C_LIVE && c->q_n) || c->state == C_CATCHUP)
+	if (c->ctl_n || c->ext_n || (c->state == C_LIVE && c->q_n) || c->state == C_CATCHUP)
 		wake(c);
 	return 0;
 }

@@ -118,9 +118,9 @@ struct hub_ext {
 };
 void hub_set_ext(struct hub *h, const struct hub_ext *ext);
 /*
- * One unsequenced frame (text copied) to one console, bounded like its other
- * frames (a console that cannot take it is cut over to catch-up, or closed
- * when it has not said hello yet). 0, or -1 when the console is gone.
+ * One unsequenced frame (text copied) to one console, in whatever state it is
+ * (resuming, catching up, live), after its control frames. Bounded: a console
+ * with 64 such frames unread is closed (1008). 0, or -1 when it is gone.
  */
 int hub_console_send(struct hub_console *c, const char *frame, size_t len);
 /* The console with this id, or NULL when it is gone. */
