@@ -171,3 +171,23 @@ test('signalling: bad messages, an answer without H.264, a viewer vanishing mid-
   assert.equal(c.sources[0].state, 'live');
   await a.close();
 });
+
+test('a source in a codec the bridge cannot pass through (VP8) is down with unsupported_codec; others carry on', async () => {
+  const vp8 = await spawnListening('rtsp-source', RTSP, ['--size', '320x180', '--fps', '15', '--codec', 'vp8']);
+  try {
+    const r = await srv.post('/api/v1/conferences', { name: 'vp8', sources: [`rtsp://127.0.0.1:${vp8.port}/conf`] });
+    assert.equal(r.status, 201);
+    const down = await waitConf(r.json.id, (c) => c.sources[0].state === 'down', 'down');
+    assert.equal(down.sources[0].code, 'unsupported_codec');
+    assert.match(down.sources[0].message, /VP8/);
+    const con = await Console.open(srv.port, 0);
+    await con.waitFor((f) => f.type === 'welcome');
+    con.send({ type: 'rtc.join', conference: r.json.id });
+    assert.equal((await con.waitFor((f) => f.type === 'rtc.error', 20000)).code, 'source_not_live');
+    await con.close();
+    const list = (await srv.get('/api/v1/conferences')).json.conferences;
+    assert.equal(list.find((c) => c.name === '省应急视频会商').sources[0].state, 'live');
+  } finally {
+    vp8.proc.kill('SIGTERM');
+  }
+});
