@@ -6,7 +6,11 @@
 #   - `liandong-sim`: the four lines' own forms (110/119/120/122) posted through
 #     real gateways with their own keys, as agency systems would;
 #   - console users (a dispatcher per line, supervisor, leader, admin) with
-#     random passwords, printed at start and kept in data/demo-users.txt.
+#     random passwords, printed at start and kept in data/demo-users.txt;
+#   - `liandong-rtsp-source`: a local RTSP server (test pattern and tone)
+#     playing the provincial video conference, configured as the conference
+#     "省应急指挥视频会商" (media.conferences); watch it at
+#     /conference-test.html?conference=1 once signed in.
 # Stop with Ctrl-C (a clean shutdown of both).
 #   PORT=9000 LISTEN=0.0.0.0 SIM_RATE=0.5 TLS=1 scripts/demo.sh
 set -euo pipefail
@@ -70,10 +74,16 @@ if [ "${TLS:-0}" = 1 ]; then
   scheme=https
 fi
 
+# The provincial conference, played locally (RTSP_PORT, default 8554).
+RTSP_PORT="${RTSP_PORT:-8554}"
+build/media/liandong-rtsp-source --port "$RTSP_PORT" --size 1280x720 --fps 30 &
+rtsp=$!
+
 "$BIN" demo --listen "$LISTEN" --port "$PORT" --data ./data --console ./web-console/dist \
-	--set dispatch.plans=./server/plans.conf "${tls_args[@]}" &
+	--set dispatch.plans=./server/plans.conf "${tls_args[@]}" \
+	--set "media.conferences=省应急指挥视频会商=rtsp://127.0.0.1:$RTSP_PORT/conf" &
 server=$!
-trap 'kill -TERM "$server" 2>/dev/null; kill -TERM "${sim:-}" 2>/dev/null; wait' INT TERM
+trap 'kill -TERM "$server" 2>/dev/null; kill -TERM "${sim:-}" "$rtsp" 2>/dev/null; wait' INT TERM
 for _ in $(seq 50); do
   curl -kfs "$scheme://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
   sleep 0.2
@@ -86,4 +96,4 @@ if [ "$scheme" = http ]; then
   sim=$!
 fi
 wait "$server"
-kill -TERM "${sim:-}" 2>/dev/null || true
+kill -TERM "${sim:-}" "$rtsp" 2>/dev/null || true

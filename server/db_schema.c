@@ -249,6 +249,55 @@ static const char *const migrations[] = {
 	"  address TEXT"
 	") WITHOUT ROWID;"
 	"CREATE INDEX sessions_user ON sessions(user);",
+	/*
+	 * 6: video conferences (server/conf.h, docs/media.md): a name, provincial
+	 * sources, the return feed's URI, linked incidents, participants (who joined and left when), and
+	 * recorded segments. scope is the linked incidents' agencies ("110,119"),
+	 * which decides which dispatchers' consoles see the conference.
+	 */
+	"CREATE TABLE conferences ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  state TEXT NOT NULL,"
+	"  scope TEXT NOT NULL,"
+	"  return_uri TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL"
+	");"
+	"CREATE TABLE conference_sources ("
+	"  conference_id INTEGER NOT NULL REFERENCES conferences(id),"
+	"  idx INTEGER NOT NULL,"
+	"  uri TEXT NOT NULL,"
+	"  added_at INTEGER NOT NULL,"
+	"  added_by TEXT NOT NULL,"
+	"  PRIMARY KEY (conference_id, idx)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE conference_incidents ("
+	"  conference_id INTEGER NOT NULL REFERENCES conferences(id),"
+	"  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+	"  linked_at INTEGER NOT NULL,"
+	"  linked_by TEXT NOT NULL,"
+	"  PRIMARY KEY (conference_id, incident_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX conference_incidents_incident ON conference_incidents(incident_id);"
+	"CREATE TABLE conference_participants ("
+	"  conference_id INTEGER NOT NULL REFERENCES conferences(id),"
+	"  who TEXT NOT NULL,"
+	"  joined_at INTEGER NOT NULL,"
+	"  left_at INTEGER"
+	");"
+	"CREATE INDEX conference_participants_conf ON conference_participants(conference_id, who);"
+	"CREATE TABLE conference_recordings ("
+	"  id INTEGER PRIMARY KEY,"
+	"  conference_id INTEGER NOT NULL REFERENCES conferences(id),"
+	"  source INTEGER NOT NULL,"
+	"  file TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  duration_ms INTEGER NOT NULL,"
+	"  bytes INTEGER NOT NULL"
+	");",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

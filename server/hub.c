@@ -16,6 +16,7 @@
  * lws_close_reason()"); lws_write() frames it like any other opcode. */
 #define HUB_WRITE_CLOSE 4
 #define CTL_MAX 8    /* control frames (welcome, snapshot, resync, pong, error) */
+#define EXT_MAX 64   /* an extension's frames to one console (rtc.* signalling) */
 #define PAGE_SIZE 128 /* journal frames read per catch-up page */
 
 /* A frame ready for lws_write: LWS_PRE bytes of headroom, then the text. */
@@ -42,6 +43,8 @@ struct hub_console {
 
 	struct hub_msg *ctl[CTL_MAX];
 	int ctl_head, ctl_n;
+	struct hub_msg *ext[EXT_MAX]; /* hub_console_send(), in any state */
+	int ext_head, ext_n;
 	struct hub_msg **q; /* live queue, ring of queue_max */
 	int q_head, q_n;
 	size_t q_bytes;
@@ -57,6 +60,7 @@ struct hub_console {
 	char user[64];            /* who it is: the signed-in user's name, or what it says */
 	char account[33];         /* the signed-in user, "" with sign-in off */
 	char agency[17];          /* a dispatcher's agency: imposed on every filter */
+	int role;                 /* enum srv_role, -1 with sign-in off */
 	int64_t session_expires;
 	int64_t presence_incident;
 	char presence_state[16];
@@ -81,6 +85,7 @@ struct hub {
 	struct hub_console *consoles;
 	uint64_t next_id;
 	struct hub_stats st;
+	struct hub_ext ext;       /* another module's messages (rtc.*), or prefix NULL */
 };
 
 static struct hub_msg *
@@ -265,6 +270,8 @@ console_unref(struct hub_console *c)
 		return;
 	for (int i = 0; i < c->ctl_n; i++)
 		msg_unref(c->ctl[(c->ctl_head + i) % CTL_MAX]);
+	for (int i = 0; i < c->ext_n; i++)
+		msg_unref(c->ext[(c->ext_head + i) % EXT_MAX]);
 	q_clear(c);
 	free(c->q);
 	db_query_free(c->page);
@@ -354,34 +361,81 @@ hub_publish(void *arg, int64_t seq, const char *frame, size_t len, const char *s
 	}
 }
 
+/* An unsequenced frame to one live console: written now when it can be, else queued (bounded). */
+static void
+push_unsequenced(struct hub_console *c, struct hub_msg *m)
+{
+	struct hub *h = c->hub;
+	size_t cap = (size_t)h->o.queue_max;
+	if (c->q_n == 0 && c->ctl_n == 0 && c->ext_n == 0 && c->close_code == 0 &&
+	    !lws_send_pipe_choked(c->wsi)) {
+		if (write_msg(c, m->data + LWS_PRE, m->len) != 0) {
+			c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+			wake(c);
+		}
+		return;
+	}
+	if ((size_t)c->q_n == cap || c->q_bytes + m->len > h->o.queue_bytes) {
+		cut_to_catchup(c, "slow_consumer");
+		return;
+	}
+	m->refs++;
+	c->q[(c->q_head + c->q_n++) % cap] = m;
+	c->q_bytes += m->len;
+	h->st.queued_bytes += m->len;
+	wake(c);
+}
+
 void
 hub_broadcast(struct hub *h, const char *frame, size_t len, const char *scope)
 {
 	struct hub_msg *m = msg_new_scoped(0, frame, len, scope);
-	size_t cap = (size_t)h->o.queue_max;
 	for (struct hub_console *c = h->consoles; c; c = c->next) {
 		if (c->state != C_LIVE || !visible(c, m) || c->wsi == NULL)
 			continue;
-		if (c->q_n == 0 && c->ctl_n == 0 && c->close_code == 0 &&
-		    !lws_send_pipe_choked(c->wsi)) {
-			if (write_msg(c, m->data + LWS_PRE, len) != 0) {
-				c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
-				wake(c);
-			}
-			continue;
-		}
-		if ((size_t)c->q_n == cap || c->q_bytes + len > h->o.queue_bytes) {
-			cut_to_catchup(c, "slow_consumer");
-			continue;
-		}
-		m->refs++;
-		c->q[(c->q_head + c->q_n++) % cap] = m;
-		c->q_bytes += len;
-		h->st.queued_bytes += len;
-		wake(c);
+		push_unsequenced(c, m);
 	}
 	msg_unref(m);
 }
+
+int
+hub_console_send(struct hub_console *c, const char *frame, size_t len)
+{
+	if (c->wsi == NULL)
+		return -1;
+	if (c->ext_n == EXT_MAX) {
+		/* It has not read 64 signalling frames: cut it, like any console that stalls. */
+		log_info("hub", "console does not read its signalling; closing|console=%llu peer=%s",
+		    (unsigned long long)c->id, c->peer);
+		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+		wake(c);
+		return 0;
+	}
+	c->ext[(c->ext_head + c->ext_n++) % EXT_MAX] = msg_new(0, frame, len);
+	wake(c);
+	return 0;
+}
+
+void
+hub_set_ext(struct hub *h, const struct hub_ext *ext)
+{
+	h->ext = *ext;
+}
+
+struct hub_console *
+hub_console_find(struct hub *h, uint64_t id)
+{
+	for (struct hub_console *c = h->consoles; c; c = c->next)
+		if (c->id == id && c->wsi)
+			return c;
+	return NULL;
+}
+
+uint64_t hub_console_id(const struct hub_console *c) { return c->id; }
+const char *hub_console_account(const struct hub_console *c) { return c->account; }
+int hub_console_role(const struct hub_console *c) { return c->role; }
+const char *hub_console_agency(const struct hub_console *c) { return c->agency; }
+const char *hub_console_peer(const struct hub_console *c) { return c->peer; }
 
 static void
 impose_agency(struct hub_console *c)
@@ -402,7 +456,9 @@ hub_console_new(struct hub *h, struct lws *wsi, const char *peer, const struct h
 	c->refs = 1;
 	c->id = ++h->next_id;
 	snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "?");
+	c->role = -1;
 	if (id) {
+		c->role = id->role;
 		snprintf(c->account, sizeof c->account, "%s", id->name);
 		snprintf(c->user, sizeof c->user, "%s", id->display && id->display[0] ? id->display
 										: id->name);
@@ -434,6 +490,8 @@ hub_console_gone(struct hub_console *c)
 	h->st.consoles--;
 	if (c->presence_incident)
 		presence_broadcast(h, c->presence_incident, c->presence_scope);
+	if (h->ext.gone)
+		h->ext.gone(h->ext.ctx, c);
 	console_unref(c);
 }
 
@@ -635,6 +693,10 @@ hub_console_writable(struct hub_console *c)
 		m = c->ctl[c->ctl_head];
 		c->ctl_head = (c->ctl_head + 1) % CTL_MAX;
 		c->ctl_n--;
+	} else if (c->ext_n) {
+		m = c->ext[c->ext_head];
+		c->ext_head = (c->ext_head + 1) % EXT_MAX;
+		c->ext_n--;
 	} else if (c->state == C_LIVE && c->q_n) {
 		m = c->q[c->q_head];
 		c->q_head = (c->q_head + 1) % h->o.queue_max;
@@ -653,7 +715,7 @@ hub_console_writable(struct hub_console *c)
 	msg_unref(m);
 	if (rc)
 		return -1;
-	if (c->ctl_n || (c->state == C_LIVE && c->q_n) || c->state == C_CATCHUP)
+	if (c->ctl_n || c->ext_n || (c->state == C_LIVE && c->q_n) || c->state == C_CATCHUP)
 		wake(c);
 	return 0;
 }
@@ -889,6 +951,10 @@ on_message(struct hub_console *c, const char *text, size_t len)
 			c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 	} else if (strcmp(type, "presence") == 0) {
 		on_presence(c, msg);
+	} else if (c->hub->ext.prefix &&
+	    strncmp(type, c->hub->ext.prefix, strlen(c->hub->ext.prefix)) == 0 &&
+	    c->hub->ext.message(c->hub->ext.ctx, c, type, msg)) {
+		/* handled by the extension */
 	} else {
 		send_error(c, "unknown_type", "known message types: hello, ping, presence");
 	}

@@ -80,6 +80,7 @@ struct hub_identity {
 	const char *name, *display;
 	const char *agency;   /* a dispatcher's agency: the console sees only what concerns it */
 	int64_t expires_at;   /* of the session */
+	int role;             /* enum srv_role of the user */
 };
 
 /* A WebSocket connection was established on /ws (id NULL: sign-in is off). */
@@ -103,5 +104,34 @@ void hub_console_gone(struct hub_console *c);
 /* Ask every console to close with 1001 (going away). Returns how many are open. */
 int hub_close_all(struct hub *h);
 int hub_console_count(const struct hub *h);
+
+/*
+ * Another module's console messages (the media bridge's rtc.* signalling):
+ * message() sees every message whose type starts with prefix and returns 1
+ * when it handled it (0: the hub answers unknown_type); gone() hears of every
+ * console that went away. Both on the loop thread; msg is borrowed.
+ */
+struct json_t;
+struct hub_ext {
+	const char *prefix;
+	int (*message)(void *ctx, struct hub_console *c, const char *type, struct json_t *msg);
+	void (*gone)(void *ctx, struct hub_console *c);
+	void *ctx;
+};
+void hub_set_ext(struct hub *h, const struct hub_ext *ext);
+/*
+ * One unsequenced frame (text copied) to one console, in whatever state it is
+ * (resuming, catching up, live), after its control frames. Bounded: a console
+ * with 64 such frames unread is closed (1008). 0, or -1 when it is gone.
+ */
+int hub_console_send(struct hub_console *c, const char *frame, size_t len);
+/* The console with this id, or NULL when it is gone. */
+struct hub_console *hub_console_find(struct hub *h, uint64_t id);
+uint64_t hub_console_id(const struct hub_console *c);
+/* Its signed-in user's name ("" with sign-in off), role (-1 with sign-in off), agency ("" but for dispatchers). */
+const char *hub_console_account(const struct hub_console *c);
+int hub_console_role(const struct hub_console *c);
+const char *hub_console_agency(const struct hub_console *c);
+const char *hub_console_peer(const struct hub_console *c);
 
 #endif

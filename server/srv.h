@@ -26,6 +26,7 @@ struct auth;
 struct srv_webhook;
 struct dsp_live;
 struct users;
+struct conf_live;
 
 enum srv_method { SRV_GET, SRV_POST, SRV_PUT, SRV_PATCH, SRV_DELETE, SRV_OTHER };
 
@@ -47,6 +48,7 @@ struct srv {
 	struct dsp_live *dsp;            /* the dispatch engine's live state (dsp_live.c) */
 	struct users *users;             /* sign-in and sessions; NULL with console.auth = open */
 	void *backups;                   /* scheduled backups (srv_backup.c), or NULL */
+	struct conf_live *conf;          /* conferences and the media bridge (conf_live.c), or NULL */
 	const struct gw_adapter *const *adapters;
 	struct gw_host gw_host;
 	struct srv_intake_stats *intake; /* one per adapter */

@@ -16,6 +16,7 @@
 #include "srv_json.h"
 #include "srv_util.h"
 #include "srv_gis.h"
+#include "conf.h"
 #include "srv_api-int.h"
 #include "dsp.h"
 
@@ -925,6 +926,8 @@ srv_api_dispatch(struct srv_req *req)
 	if (srv_gis_dispatch(req))
 		return;
 	if (dsp_api_route(req, p))
+		return;
+	if (conf_api_route(req))
 		return;
 	fail(req, SRV_E_NO_ROUTE, xasprintf("no endpoint %s", p));
 }

@@ -49,6 +49,15 @@ struct srv_config {
 	char *backup_dir;
 	int backup_interval_s;
 	int backup_keep;
+	int media_enabled;
+	char *media_conferences;
+	int media_max_viewers;
+	int media_backoff_max_ms;
+	int media_stall_ms;
+	int media_latency_ms;
+	int media_record;
+	int media_segment_s;
+	int media_hls;
 };
 
 /* Fill cfg with the defaults. Strings are allocated; free with srv_config_free. */

@@ -575,7 +575,8 @@ cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, s
 		srv = srv_of(wsi);
 		peer_of(wsi, peer, sizeof peer);
 		struct hub_identity id = { pss->user.name, pss->user.display,
-			pss->user.role == ROLE_DISPATCHER ? pss->user.agency : "", pss->user.expires_at };
+			pss->user.role == ROLE_DISPATCHER ? pss->user.agency : "", pss->user.expires_at,
+			(int)pss->user.role };
 		pss->c = hub_console_new(srv->hub, wsi, peer, pss->has_user ? &id : NULL);
 		pss->in_msg = 0;
 		return 0;

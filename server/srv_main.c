@@ -7,6 +7,7 @@
  * close (1001), let the writer commit and acknowledge everything already
  * queued, wait for responses to be written, then tear the listener down.
  */
+#include "conf.h"
 #include "srv.h"
 #include "db_read.h"
 #include "db_store.h"
@@ -146,6 +147,7 @@ begin_shutdown(void)
 	if (srv.webhook)
 		srv_webhook_stop(srv.webhook, on_webhook_stopped, NULL);
 	dsp_live_close(&srv);
+	conf_live_close(&srv);
 	srv_users_close(&srv);
 	srv_backup_stop(srv.backups);
 	srv.backups = NULL;
@@ -364,6 +366,15 @@ serve(struct srv_config *cfg, int with_demo)
 		free(cause);
 		free(path);
 		dsp_live_close(&srv);
+		return abandon_start(&loop);
+	}
+
+	if (conf_live_open(&srv, &cause) != 0) {
+		log_error("server", "cannot start the conference bridge|detail=\"%s\"", cause);
+		free(cause);
+		free(path);
+		dsp_live_close(&srv);
+		srv_users_close(&srv);
 		return abandon_start(&loop);
 	}
 

@@ -24,9 +24,11 @@ export function tempDir(tag) {
 // the dispatch tests pass deadlines: true and set their own.
 const FAR_DEADLINES = ['1', '2', '3', '4'].flatMap((p) => ['--set', `dispatch.ack_p${p}=86400`]);
 
-export function startServer({ dataDir, args = [], command = 'serve', auth = false, deadlines = false, users = false } = {}) {
+// The media bridge (GStreamer) runs only in the tests that pass media: true.
+export function startServer({ dataDir, args = [], command = 'serve', auth = false, deadlines = false, users = false, media = false } = {}) {
   const dir = dataDir || tempDir('it');
-  const authArgs = [...(auth ? [] : ['--set', 'intake.auth=open']), ...(users ? [] : ['--set', 'console.auth=open'])];
+  const authArgs = [...(auth ? [] : ['--set', 'intake.auth=open']), ...(users ? [] : ['--set', 'console.auth=open']),
+    ...(media ? [] : ['--set', 'media.enabled=0'])];
   return spawnListening('server', BIN,
     [command, '--port', '0', '--data', dir, '--console', CONSOLE, ...authArgs,
       ...(deadlines ? [] : FAR_DEADLINES), ...args])

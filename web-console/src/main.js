@@ -13,6 +13,7 @@ import { renderUnits } from './units.js';
 import { pushAlert, renderAlerts, renderFeed, unread } from './alerts.js';
 import { loadStats, renderStats } from './stats.js';
 import { renderLeader, leaderMap } from './leader.js';
+import { setupConferencePanel } from './conference-panel.js';
 
 const VIEWS_BY_ROLE = {
   dispatcher: ['desk', 'units', 'alerts', 'stats'],
@@ -242,6 +243,7 @@ async function start() {
   showView(allowed[0]);
   await loadDistricts();
   connect();
+  if (allowed.includes('leader')) setupConferencePanel(ctx);
 }
 
 $('sign-in-form').addEventListener('submit', async (e) => {

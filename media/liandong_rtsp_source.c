@@ -1,0 +1,114 @@
+/*
+ * liandong-rtsp-source - a local RTSP server playing the provincial
+ * conference for the demo and the tests: a moving test pattern and a tone.
+ *
+ * Video is H.264 constrained-baseline in I420 with SPS/PPS repeated before
+ * every keyframe (one keyframe a second), audio is Opus, so the bridge can
+ * pass both through to browsers without re-encoding. One encoder is shared by
+ * every client (a shared media factory).
+ *
+ *   liandong-rtsp-source [--port N] [--path /conf] [--size WxH] [--fps N] [--codec h264|vp8]
+ *
+ * --codec vp8 sends VP8 video instead: a source the bridge cannot pass
+ * through, for the tests of that refusal.
+ * --port 0 (the default) picks a free port. Once it serves, it logs
+ * msg="listening" ... port=N url=rtsp://127.0.0.1:N/conf on stderr, the line
+ * the test harness waits for. SIGINT/SIGTERM stop it.
+ */
+#include <gst/gst.h>
+#include <gst/rtsp-server/rtsp-server.h>
+
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static gboolean
+on_stop(gpointer loop)
+{
+	g_main_loop_quit(loop);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: liandong-rtsp-source [--port N] [--path /conf] [--size WxH] [--fps N] [--codec h264|vp8]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *port = "0", *path = "/conf";
+	int width = 1280, height = 720, fps = 30;
+	const char *codec = "h264";
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage();
+		if (strcmp(argv[i], "--port") == 0)
+			port = argv[++i];
+		else if (strcmp(argv[i], "--path") == 0)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--size") == 0) {
+			if (sscanf(argv[++i], "%dx%d", &width, &height) != 2 || width < 16 || height < 16 ||
+			    width > 3840 || height > 2160)
+				usage();
+		} else if (strcmp(argv[i], "--fps") == 0) {
+			fps = atoi(argv[++i]);
+			if (fps < 1 || fps > 60)
+				usage();
+		} else if (strcmp(argv[i], "--codec") == 0) {
+			codec = argv[++i];
+			if (strcmp(codec, "h264") != 0 && strcmp(codec, "vp8") != 0)
+				usage();
+		} else
+			usage();
+	}
+	if (path[0] != '/')
+		usage();
+	gst_init(NULL, NULL);
+
+	GMainLoop *loop = g_main_loop_new(NULL, FALSE);
+	GstRTSPServer *server = gst_rtsp_server_new();
+	gst_rtsp_server_set_address(server, "127.0.0.1");
+	gst_rtsp_server_set_service(server, port);
+	GstRTSPMountPoints *mounts = gst_rtsp_server_get_mount_points(server);
+	GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new();
+	/*
+	 * key-int-max = fps: a late joiner waits at most a second for a picture;
+	 * h264parse config-interval=-1 puts SPS/PPS in front of every IDR.
+	 */
+	char *video = strcmp(codec, "vp8") == 0
+	    ? g_strdup_printf("vp8enc deadline=1 keyframe-max-dist=%d ! rtpvp8pay name=pay0 pt=96", fps)
+	    : g_strdup_printf("x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=1500 ! "
+		"video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 ! "
+		"rtph264pay name=pay0 pt=96 config-interval=-1", fps);
+	char *launch = g_strdup_printf(
+	    "( videotestsrc is-live=true pattern=ball ! "
+	    "video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! video/x-raw,format=I420 ! "
+	    "%s "
+	    "audiotestsrc is-live=true wave=sine freq=440 volume=0.3 ! audioconvert ! audioresample ! "
+	    "audio/x-raw,rate=48000,channels=2 ! opusenc bitrate=64000 ! rtpopuspay name=pay1 pt=97 )",
+	    width, height, fps, video);
+	g_free(video);
+	gst_rtsp_media_factory_set_launch(factory, launch);
+	g_free(launch);
+	gst_rtsp_media_factory_set_shared(factory, TRUE);
+	gst_rtsp_mount_points_add_factory(mounts, path, factory);
+	g_object_unref(mounts);
+	if (gst_rtsp_server_attach(server, NULL) == 0) {
+		fprintf(stderr, "level=error component=rtsp-source msg=\"cannot listen\" port=%s\n", port);
+		return 1;
+	}
+	int bound = gst_rtsp_server_get_bound_port(server);
+	fprintf(stderr, "level=info component=rtsp-source msg=\"listening\" port=%d url=rtsp://127.0.0.1:%d%s size=%dx%d fps=%d codec=%s\n",
+	    bound, bound, path, width, height, fps, codec);
+	g_unix_signal_add(SIGINT, on_stop, loop);
+	g_unix_signal_add(SIGTERM, on_stop, loop);
+	g_main_loop_run(loop);
+	g_object_unref(server);
+	g_main_loop_unref(loop);
+	fprintf(stderr, "level=info component=rtsp-source msg=\"stopped\"\n");
+	return 0;
+}
