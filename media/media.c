@@ -597,19 +597,39 @@ set_state(struct source *s, enum src_state st, const char *code, const char *why
 	post(s->m, MEDIA_EV_SOURCE, s->conf, s->index, 0, state_names[st], s->code, why);
 }
 
-/* The profile-level-id in the first SPS of an Annex B access unit. */
+/*
+ * The profile-level-id of the stream: from the avcC record in the caps
+ * (codec_data: version, profile, compatibility, level, ...), else from the
+ * first SPS among the access unit's length-prefixed NAL units.
+ */
 static void
-read_plid(GstBuffer *b, char out[7])
+read_plid(GstBuffer *b, GstCaps *caps, char out[7])
 {
+	const GstStructure *st = caps ? gst_caps_get_structure(caps, 0) : NULL;
+	const GValue *cd = st ? gst_structure_get_value(st, "codec_data") : NULL;
 	GstMapInfo map;
+	if (cd && G_VALUE_HOLDS(cd, GST_TYPE_BUFFER)) {
+		GstBuffer *avcc = gst_value_get_buffer(cd);
+		if (gst_buffer_map(avcc, &map, GST_MAP_READ)) {
+			if (map.size >= 4 && map.data[0] == 1)
+				snprintf(out, 7, "%02x%02x%02x", map.data[1], map.data[2], map.data[3]);
+			gst_buffer_unmap(avcc, &map);
+			if (out[0])
+				return;
+		}
+	}
 	if (!gst_buffer_map(b, &map, GST_MAP_READ))
 		return;
 	const guint8 *d = map.data;
-	for (gsize i = 0; i + 6 < map.size; i++) {
-		if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1 && (d[i + 3] & 0x1f) == 7) {
-			snprintf(out, 7, "%02x%02x%02x", d[i + 4], d[i + 5], d[i + 6]);
+	for (gsize i = 0; i + 4 < map.size;) {
+		gsize n = (gsize)d[i] << 24 | (gsize)d[i + 1] << 16 | (gsize)d[i + 2] << 8 | d[i + 3];
+		if (n == 0 || n > map.size - i - 4)
+			break;
+		if ((d[i + 4] & 0x1f) == 7 && n >= 4) {
+			snprintf(out, 7, "%02x%02x%02x", d[i + 5], d[i + 6], d[i + 7]);
 			break;
 		}
+		i += 4 + n;
 	}
 	gst_buffer_unmap(b, &map);
 }
@@ -628,7 +648,7 @@ on_sample(GstAppSink *sink, gpointer p, int video)
 	g_mutex_lock(&s->lock);
 	if (video) {
 		if (key && s->plid[0] == '\0')
-			read_plid(b, s->plid);
+			read_plid(b, caps, s->plid);
 		if (caps && (s->vcaps == NULL || !gst_caps_is_equal(caps, s->vcaps)))
 			gst_caps_replace(&s->vcaps, caps);
 		s->got_video = 1;
@@ -704,8 +724,15 @@ on_pad_added(GstElement *rtspsrc, GstPad *pad, gpointer p)
 	if (media && enc && strcmp(media, "video") == 0 && g_ascii_strcasecmp(enc, "H264") == 0) {
 		GstElement *parse = make("h264parse"), *filter = make("capsfilter");
 		g_object_set(parse, "config-interval", -1, NULL);
-		GstCaps *want = gst_caps_from_string(
-		    "video/x-h264,stream-format=byte-stream,alignment=au");
+		/*
+		 * AVC (length-prefixed) access units: GStreamer 1.22's rtph264pay
+		 * mangles this source's Annex B byte-stream (Chromium and avdec_h264
+		 * then decode every frame with empty chroma planes: a green picture
+		 * with the moving parts on it), while the same access units as AVC
+		 * pass through intact. The recorder's and HLS's own h264parse
+		 * convert back to byte-stream where their muxers want it.
+		 */
+		GstCaps *want = gst_caps_from_string("video/x-h264,stream-format=avc,alignment=au");
 		g_object_set(filter, "caps", want, NULL);
 		gst_caps_unref(want);
 		GstElement *chain[] = { make("rtph264depay"), parse, filter, new_appsink(s, 1) };

@@ -913,14 +913,14 @@ srv_api_dispatch(struct srv_req *req)
 		return;
 	}
 	if (strcmp(p, "/api/v1/console") == 0) {
-		/* What the page needs from the configuration: sign-in mode, optional map tiles. */
+		/* What the page needs from the configuration: sign-in mode, map tiles, the video bridge. */
 		const char *tiles = req->srv->cfg->console_tile_url;
 		if (m != SRV_GET) {
 			fail(req, SRV_E_METHOD, xstrdup("use GET"));
 			return;
 		}
-		srv_reply_json(req, 200, json_pack("{s:s, s:s?}", "auth", req->srv->cfg->console_auth,
-		    "tile_url", tiles[0] ? tiles : NULL));
+		srv_reply_json(req, 200, json_pack("{s:s, s:s?, s:b}", "auth", req->srv->cfg->console_auth,
+		    "tile_url", tiles[0] ? tiles : NULL, "media", req->srv->cfg->media_enabled));
 		return;
 	}
 	if (srv_gis_dispatch(req))

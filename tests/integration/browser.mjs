@@ -41,7 +41,7 @@ export function addUser(dataDir, name, role, agency) {
 
 // A centre as the demo has it: districts, users, one gateway key per line and
 // one for AVL, the linkage plans; deadlines far away unless asked for.
-export async function seededServer({ users = [], gateways = ['json'], args = [], deadlines = false } = {}) {
+export async function seededServer({ users = [], gateways = ['json'], args = [], deadlines = false, media = false } = {}) {
   const dir = tempDir('console');
   if (!existsSync(GUANGZHOU)) throw new Error(`${GUANGZHOU} is missing (scripts/setup.sh makes it)`);
   execFileSync(BIN, ['import', 'jurisdictions', GUANGZHOU, '--crs', 'gcj02', '--data', dir]);
@@ -49,7 +49,7 @@ export async function seededServer({ users = [], gateways = ['json'], args = [],
   const keys = {};
   for (const a of gateways) keys[a] = addGateway(dir, `gw-${a}`, a).token;
   keys.avl = addGateway(dir, 'gw-avl', 'avl', ['--rate', '1000', '--burst', '1000']).token;
-  const srv = await startServer({ dataDir: dir, auth: true, users: users.length > 0, deadlines,
+  const srv = await startServer({ dataDir: dir, auth: true, users: users.length > 0, deadlines, media,
     args: ['--set', `dispatch.plans=${PLANS}`, ...args] });
   srv.keys = keys;
   return srv;

@@ -12,7 +12,7 @@ test('GET /api/v1/console answers the sign-in mode and the tile path (null by de
   try {
     const r = await srv.get('/api/v1/console');
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json, { auth: 'open', tile_url: null });
+    assert.deepEqual(r.json, { auth: 'open', tile_url: null, media: false }, 'the harness runs without the video bridge');
     assert.equal((await srv.post('/api/v1/console', {})).status, 405);
   } finally {
     await srv.stop();
@@ -29,7 +29,7 @@ test('GET /api/v1/console answers the sign-in mode and the tile path (null by de
   }
   srv = await startServer({ args: ['--set', 'console.tile_url=/tiles/{z}/{x}/{y}.png'] });
   try {
-    assert.deepEqual((await srv.get('/api/v1/console')).json, { auth: 'open', tile_url: '/tiles/{z}/{x}/{y}.png' });
+    assert.deepEqual((await srv.get('/api/v1/console')).json, { auth: 'open', tile_url: '/tiles/{z}/{x}/{y}.png', media: false });
   } finally {
     await srv.stop();
     srv.cleanup();

@@ -234,7 +234,7 @@ async function start() {
   document.body.dataset.role = ctx.role;
   ctx.canAct = ['dispatcher', 'supervisor', 'open'].includes(ctx.role);
   const conf = await get('/api/v1/console');
-  if (conf.ok) ctx.tileUrl = conf.body.tile_url;
+  if (conf.ok) { ctx.tileUrl = conf.body.tile_url; ctx.media = conf.body.media; }
   $('sign-in').hidden = true;
   $('main').hidden = false;
   const allowed = VIEWS_BY_ROLE[ctx.role] || VIEWS_BY_ROLE.open;
@@ -243,7 +243,7 @@ async function start() {
   showView(allowed[0]);
   await loadDistricts();
   connect();
-  if (allowed.includes('leader')) setupConferencePanel(ctx);
+  if (ctx.media && allowed.includes('leader')) setupConferencePanel(ctx);
 }
 
 $('sign-in-form').addEventListener('submit', async (e) => {
