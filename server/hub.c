@@ -755,6 +755,37 @@ read_list(struct hub_console *c, json_t *msg, const char *name, char *out, int m
 	return 0;
 }
 
+static void presence_json_viewer(json_t *list, const struct hub_console *o);
+
+/*
+ * Who has what open right now, for a console saying hello (presence frames
+ * only tell changes): every incident with a viewer that this console may
+ * see, in one frame {"type":"presence_all","incidents":[{incident, viewers}]}.
+ */
+static void
+presence_all(struct hub_console *c)
+{
+	json_t *by_id = json_object(), *list = json_array();
+	for (struct hub_console *o = c->hub->consoles; o; o = o->next) {
+		if (!o->wsi || o == c || !o->presence_incident ||
+		    (c->filtered && !hub_scope_visible(o->presence_scope, &c->filter)))
+			continue;
+		char key[24];
+		snprintf(key, sizeof key, "%lld", (long long)o->presence_incident);
+		json_t *viewers = json_object_get(by_id, key);
+		if (viewers == NULL) {
+			viewers = json_array();
+			json_object_set_new(by_id, key, viewers);
+			json_array_append_new(list, json_pack("{s:I, s:O}", "incident",
+			    (json_int_t)o->presence_incident, "viewers", viewers));
+		}
+		presence_json_viewer(viewers, o);
+	}
+	json_decref(by_id);
+	if (ctl_push(c, msg_json(json_pack("{s:s, s:o}", "type", "presence_all", "incidents", list))))
+		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+}
+
 static void
 on_hello(struct hub_console *c, json_t *msg)
 {
@@ -799,6 +830,7 @@ on_hello(struct hub_console *c, json_t *msg)
 	json_t *w = json_pack("{s:s, s:I, s:s, s:I}", "type", "welcome", "console", (json_int_t)c->id,
 	    "mode", mode, "server_seq", (json_int_t)h->last_seq);
 	ctl_push(c, msg_json(w));
+	presence_all(c);
 	log_debug("hub", "hello|console=%llu last_seq=%lld mode=%s", (unsigned long long)c->id,
 	    (long long)last, mode);
 	if (strcmp(mode, "snapshot") == 0) {
@@ -815,13 +847,19 @@ on_hello(struct hub_console *c, json_t *msg)
  * of another agency's incident, or who works on it, through presence.
  */
 static void
+presence_json_viewer(json_t *list, const struct hub_console *o)
+{
+	json_array_append_new(list, json_pack("{s:I, s:s, s:s}", "console", (json_int_t)o->id,
+	    "user", o->user[0] ? o->user : o->peer, "state", o->presence_state));
+}
+
+static void
 presence_broadcast(struct hub *h, int64_t incident, const char *scope)
 {
 	json_t *who = json_array();
 	for (struct hub_console *o = h->consoles; o; o = o->next)
 		if (o->wsi && o->presence_incident == incident)
-			json_array_append_new(who, json_pack("{s:I, s:s, s:s}", "console", (json_int_t)o->id,
-			    "user", o->user[0] ? o->user : o->peer, "state", o->presence_state));
+			presence_json_viewer(who, o);
 	json_t *f = json_pack("{s:s, s:I, s:o}", "type", "presence", "incident", (json_int_t)incident,
 	    "viewers", who);
 	size_t len;

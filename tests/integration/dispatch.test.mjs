@@ -458,6 +458,16 @@ test('presence: who views or edits an incident reaches the consoles that may see
     a.send({ type: 'presence', incident: police.id, state: 'viewing' });
     await c110.waitFor((f) => f.type === 'presence' && f.incident === police.id && f.viewers.length === 1);
     await b.waitFor((f) => f.type === 'presence' && f.incident === police.id && f.viewers.length === 1);
+    // A console that connects now learns at once who has what open, as far as it may see.
+    const late110 = await Console.open(srv.port);
+    late110.send({ type: 'hello', last_seq: 0, agencies: ['110'] });
+    const all110 = await late110.waitFor((f) => f.type === 'presence_all');
+    assert.deepEqual(all110.incidents.map((p) => [p.incident, p.viewers.map((v) => v.user)]), [[police.id, ['调度员张三']]]);
+    const late120 = await Console.open(srv.port);
+    late120.send({ type: 'hello', last_seq: 0, agencies: ['120'] });
+    assert.deepEqual((await late120.waitFor((f) => f.type === 'presence_all')).incidents, [], 'nothing of 110 for 120');
+    late110.close();
+    late120.close();
     // Moving to it cleared a's presence on the fire.
     await b.waitFor((f) => f.type === 'presence' && f.incident === fire.id && f.viewers.length === 0, 5000, 'fire presence cleared');
     // A 120 console may not announce itself on it either.

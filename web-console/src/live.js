@@ -145,6 +145,15 @@ function onMessage(f) {
       store.presence.set(f.incident, f.viewers || []);
       emit({ type: 'presence', incident: f.incident });
       break;
+    case 'presence_all':
+      // Who has what open as this connection starts: replaces what the page knew.
+      for (const id of store.presence.keys()) emit({ type: 'presence', incident: id });
+      store.presence.clear();
+      for (const p of f.incidents || []) {
+        store.presence.set(p.incident, p.viewers || []);
+        emit({ type: 'presence', incident: p.incident });
+      }
+      break;
     case 'resync':
       // The hub cut this console over to catch-up (it fell behind): ask how far to go.
       setConn('resync');
