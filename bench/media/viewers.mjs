@@ -1,6 +1,6 @@
 // bench/media/viewers.mjs - the bridge's cost per WebRTC viewer: one source
 // (liandong-rtsp-source, SIZE at FPS), a conference on it, then 1..20 headless
-// Chromium pages watching it (web-console/conference-test.html). For each step
+// Chromium pages watching it (web-console/public/conference-test.html, served from dist/). For each step
 // it waits until every page decodes, then samples the liandong process for
 // SAMPLE seconds: CPU (utime+stime from /proc/PID/stat) and RSS. Prints the
 // figures with the zero-viewer baseline (ingest, recording and HLS only) and
@@ -55,7 +55,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-media-'));
 const src = spawn(path.join(BUILD, 'media/liandong-rtsp-source'), ['--size', SIZE, '--fps', FPS], { stdio: ['ignore', 'ignore', 'pipe'] });
 const srcPort = await listening(src);
 const srv = spawn(path.join(BUILD, 'server/liandong'), ['serve', '--port', '0', '--data', path.join(dir, 'data'),
-  '--console', path.join(ROOT, 'web-console'), '--set', 'console.auth=open', '--set', 'intake.auth=open',
+  '--console', path.join(ROOT, 'web-console', 'dist'), '--set', 'console.auth=open', '--set', 'intake.auth=open',
   '--set', 'media.max_viewers=64'], { stdio: ['ignore', 'ignore', 'pipe'] });
 const port = await listening(srv);
 const base = `http://127.0.0.1:${port}`;
