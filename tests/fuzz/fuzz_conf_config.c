@@ -2,8 +2,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
+#include "media.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -13,8 +15,10 @@ each(const char *name, char **uris, int n, void *ctx)
 	/* Only checked conferences come out: a name and 1..8 sources. */
 	if (name[0] == '\0' || n < 1 || n > CONF_MAX_SOURCES)
 		__builtin_trap();
+	/* Each source passed the bridge's own URI check (schemes are case-insensitive: RFC 3986). */
+	const char *why;
 	for (int i = 0; i < n; i++)
-		if (strncmp(uris[i], "rtsp", 4) != 0)
+		if (strncasecmp(uris[i], "rtsp", 4) != 0 || media_uri_check(uris[i], &why) != 0)
 			__builtin_trap();
 	(*(int *)ctx)++;
 	return 0;
