@@ -164,9 +164,15 @@ msg_unref(struct hub_msg *m)
 static struct hub_msg *
 msg_json(json_t *j)
 {
-	char *s = srv_json_dump(j, NULL);
+	size_t len;
+	char *s = srv_json_dump(j, &len);
 	json_decref(j);
-	struct hub_msg *m = msg_new(0, s, strlen(s));
+	if (s == NULL) { /* json_pack refused (a string that is not UTF-8): never a NULL frame */
+		static const char fallback[] =
+		    "{\"type\":\"error\",\"code\":\"internal\",\"message\":\"a frame could not be built\"}";
+		return msg_new(0, fallback, sizeof fallback - 1);
+	}
+	struct hub_msg *m = msg_new(0, s, len);
 	free(s);
 	return m;
 }
@@ -258,6 +264,9 @@ ctl_push(struct hub_console *c, struct hub_msg *m)
 static void
 send_error(struct hub_console *c, const char *code, const char *message)
 {
+	/* A parser's message may quote the console's bytes, which need not be UTF-8. */
+	if (!srv_utf8_valid(message, strlen(message)))
+		message = "the message is not valid JSON text";
 	json_t *j = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message);
 	if (ctl_push(c, msg_json(j)) != 0)
 		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;

@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "media.h"
 
@@ -15,16 +16,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	const char *why = NULL;
 	int rc = media_uri_check(s, &why);
-	/* A refusal always says why; an accepted URI is short, printable and rtsp. */
+	/* A refusal always says why; an accepted URI is short, printable and rtsp (any case: RFC 3986). */
 	if (rc != 0 && why == NULL)
 		__builtin_trap();
-	if (rc == 0 && (strlen(s) > 1024 || strncmp(s, "rtsp", 4) != 0 || strchr(s, ' ')))
+	if (rc == 0 && (strlen(s) > 1024 || strncasecmp(s, "rtsp", 4) != 0 || strchr(s, ' ')))
 		__builtin_trap();
 	why = NULL;
 	rc = media_return_check(s, &why);
 	if (rc != 0 && why == NULL)
 		__builtin_trap();
-	if (rc == 0 && strncmp(s, "rtp://", 6) != 0)
+	if (rc == 0 && strncasecmp(s, "rtp://", 6) != 0)
 		__builtin_trap();
 	free(s);
 	return 0;
