@@ -340,27 +340,37 @@ offer_ctx_free(gpointer p)
 	g_free(o);
 }
 
-/* webrtcbin's thread: the offer is ready; keep it as the local description and send it. */
+/*
+ * webrtcbin's thread: an offer or answer (kind) is ready; keep it as the
+ * local description and send it to the browser as event ev.
+ */
 static void
-on_offer(GstPromise *promise, gpointer p)
+sdp_ready(GstPromise *promise, struct offer_ctx *o, const char *kind, enum media_ev ev,
+    const char *fail_code, const char *fail_why)
 {
-	struct offer_ctx *o = p;
 	const GstStructure *reply = NULL;
-	GstWebRTCSessionDescription *offer = NULL;
+	GstWebRTCSessionDescription *desc = NULL;
 	if (gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED)
 		reply = gst_promise_get_reply(promise);
 	if (reply)
-		gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, NULL);
+		gst_structure_get(reply, kind, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, NULL);
 	gst_promise_unref(promise);
-	if (offer == NULL) {
-		close_later(o->m, o->peer, "offer_failed", "webrtcbin could not make an offer");
+	if (desc == NULL) {
+		close_later(o->m, o->peer, fail_code, fail_why);
 		return;
 	}
-	g_signal_emit_by_name(o->webrtc, "set-local-description", offer, NULL);
-	gchar *text = gst_sdp_message_as_text(offer->sdp);
-	post(o->m, MEDIA_EV_OFFER, 0, 0, o->peer, NULL, NULL, text);
+	g_signal_emit_by_name(o->webrtc, "set-local-description", desc, NULL);
+	gchar *text = gst_sdp_message_as_text(desc->sdp);
+	post(o->m, ev, 0, 0, o->peer, NULL, NULL, text);
 	g_free(text);
-	gst_webrtc_session_description_free(offer);
+	gst_webrtc_session_description_free(desc);
+}
+
+static void
+on_offer(GstPromise *promise, gpointer p)
+{
+	sdp_ready(promise, p, "offer", MEDIA_EV_OFFER, "offer_failed",
+	    "webrtcbin could not make an offer");
 }
 
 static gboolean
@@ -1401,23 +1411,8 @@ on_pub_pad(GstElement *webrtc, GstPad *pad, gpointer p)
 static void
 on_answer_created(GstPromise *promise, gpointer p)
 {
-	struct offer_ctx *o = p;
-	const GstStructure *reply = NULL;
-	GstWebRTCSessionDescription *answer = NULL;
-	if (gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED)
-		reply = gst_promise_get_reply(promise);
-	if (reply)
-		gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL);
-	gst_promise_unref(promise);
-	if (answer == NULL) {
-		close_later(o->m, o->peer, "answer_failed", "webrtcbin could not answer the offer");
-		return;
-	}
-	g_signal_emit_by_name(o->webrtc, "set-local-description", answer, NULL);
-	gchar *text = gst_sdp_message_as_text(answer->sdp);
-	post(o->m, MEDIA_EV_ANSWER, 0, 0, o->peer, NULL, NULL, text);
-	g_free(text);
-	gst_webrtc_session_description_free(answer);
+	sdp_ready(promise, p, "answer", MEDIA_EV_ANSWER, "answer_failed",
+	    "webrtcbin could not answer the offer");
 }
 
 static void

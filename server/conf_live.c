@@ -285,22 +285,9 @@ submit_conf(struct srv_req *req, db_run_fn run, struct conf_args *a)
 static json_t *
 json_body(struct srv_req *req)
 {
-	if (!content_type_is(req, "application/json")) {
-		fail(req, SRV_E_BAD_CONTENT_TYPE, xstrdup("send application/json"));
+	json_t *j = object_body(req);
+	if (j == NULL)
 		return NULL;
-	}
-	int err = 0;
-	char *cause = NULL;
-	json_t *j = parse_body(req, &err, &cause);
-	if (j == NULL) {
-		fail(req, err, cause);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		fail(req, SRV_E_BAD_FIELD, xstrdup("the body must be a JSON object"));
-		return NULL;
-	}
 	const char *key;
 	json_t *v;
 	static const char *const known[] = { "name", "sources", "incidents", "incident", "uri", "return",

@@ -65,28 +65,6 @@ submit_cmd(struct srv_req *req, const char *actor, db_run_fn run, struct dsp_arg
 	submit_store(req, r, cmd_done);
 }
 
-/* The JSON object body of a command, or NULL after answering. */
-static json_t *
-object_body(struct srv_req *req)
-{
-	if (!content_type_is(req, "application/json")) {
-		fail(req, SRV_E_BAD_CONTENT_TYPE, xstrdup("send application/json"));
-		return NULL;
-	}
-	int err = 0;
-	char *cause = NULL;
-	json_t *j = parse_body(req, &err, &cause);
-	if (j == NULL) {
-		fail(req, err, cause);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		fail(req, SRV_E_BAD_FIELD, xstrdup("the body must be a JSON object"));
-		return NULL;
-	}
-	return j;
-}
 
 /* Refuse fields the command does not know: a typo never silently drops intent. */
 static int

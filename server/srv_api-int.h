@@ -21,6 +21,8 @@ int parse_id(const char *s, int64_t *out);
 int parse_if_match(const char *s, int64_t *out);
 /* Answer with an error and free cause. */
 void fail(struct srv_req *req, int err, char *cause);
+/* The request's body as a JSON object (application/json), or NULL after answering. */
+json_t *object_body(struct srv_req *req);
 /* Who a console request is (until sign-in): console@address. */
 const char *peer_actor(struct srv_req *req, char *buf, size_t len);
 struct db_req;

@@ -61,6 +61,28 @@ json_too_deep(struct srv_req *req)
 	return 1;
 }
 
+json_t *
+object_body(struct srv_req *req)
+{
+	if (!content_type_is(req, "application/json")) {
+		fail(req, SRV_E_BAD_CONTENT_TYPE, xstrdup("send application/json"));
+		return NULL;
+	}
+	int err = 0;
+	char *cause = NULL;
+	json_t *j = parse_body(req, &err, &cause);
+	if (j == NULL) {
+		fail(req, err, cause);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		fail(req, SRV_E_BAD_FIELD, xstrdup("the body must be a JSON object"));
+		return NULL;
+	}
+	return j;
+}
+
 /* Does the request's Content-Type name this media type (parameters ignored)? */
 int
 content_type_is(const struct srv_req *req, const char *want)

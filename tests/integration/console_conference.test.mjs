@@ -7,22 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { spawnListening } from './harness.mjs';
+import { spawnListening, until } from './harness.mjs';
 import { seededServer, openConsole, session, shot, offLoopback, CHROMIUM, WAIT } from './browser.mjs';
 
 const RTSP = process.env.LIANDONG_RTSP_SOURCE;
 if (!RTSP) throw new Error('LIANDONG_RTSP_SOURCE is not set (run through ctest)');
-
-async function until(what, fn, ms = 90000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last && last.ok) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-}
 
 const framesOf = (page) => page.evaluate(() => {
   const v = document.getElementById('conf-video');

@@ -168,6 +168,19 @@ export function postInHalves(port, path, headers, bodyLen) {
   });
 }
 
+// Poll fn (250 ms apart) until it returns {ok: true, ...}; that object, or an
+// error quoting what was last seen after ms.
+export async function until(what, fn, ms = 60000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last && last.ok) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+
 // A console on /ws: collects every frame; waitFor() resolves on a matching one.
 export class Console {
   constructor(port) {

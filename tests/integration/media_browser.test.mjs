@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { startServer, spawnListening } from './harness.mjs';
+import { startServer, spawnListening, until } from './harness.mjs';
 
 const RTSP = process.env.LIANDONG_RTSP_SOURCE;
 if (!RTSP) throw new Error('LIANDONG_RTSP_SOURCE is not set (run through ctest)');
@@ -16,17 +16,6 @@ let src, srv, browser, port, confId;
 
 const startSource = (p = 0) =>
   spawnListening('rtsp-source', RTSP, ['--port', String(p), '--size', '640x360', '--fps', '15']);
-
-async function until(what, fn, ms = 60000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last && last.ok) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-}
 
 // The page's ConferenceClient reaches connected (on failure: its log and the server's).
 async function connected(page) {

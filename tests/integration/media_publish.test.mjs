@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startServer, spawnListening } from './harness.mjs';
+import { startServer, spawnListening, until } from './harness.mjs';
 
 const RTSP = process.env.LIANDONG_RTSP_SOURCE;
 if (!RTSP) throw new Error('LIANDONG_RTSP_SOURCE is not set (run through ctest)');
@@ -34,17 +34,6 @@ async function freePair() {
     if (ok.every(Boolean)) return p;
   }
 }
-
-const until = async (what, fn, ms = 60000) => {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last && last.ok) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-};
 
 // Mean luminance of the top-left 320x180 tile of the newest 640x360 GRAY8 frame.
 function tileMean(dir) {
