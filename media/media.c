@@ -837,62 +837,93 @@ on_rec_bus(GstBus *bus, GstMessage *msg, gpointer p)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * A new recorder of s (HLS or MP4 segments): its pipeline, no elements yet,
+ * and the source's caps as they are now. NULL until the source has video.
+ */
+static struct recorder *
+rec_new(struct source *s, int hls, GstCaps **vcaps, GstCaps **acaps)
+{
+	g_mutex_lock(&s->lock);
+	*vcaps = s->vcaps ? gst_caps_ref(s->vcaps) : NULL;
+	*acaps = s->acaps ? gst_caps_ref(s->acaps) : NULL;
+	g_mutex_unlock(&s->lock);
+	if (*vcaps == NULL) {
+		if (*acaps)
+			gst_caps_unref(*acaps);
+		return NULL;
+	}
+	struct recorder *r = g_new0(struct recorder, 1);
+	r->s = s;
+	r->hls = hls;
+	r->need_key = 1;
+	r->base = GST_CLOCK_TIME_NONE;
+	r->pipe = gst_pipeline_new(NULL);
+	return r;
+}
+
+/* appsrc (caps, taken) -> chain[0..n) -> a new request pad of sink. */
+static GstAppSrc *
+rec_branch(struct recorder *r, GstCaps *caps, GstElement **chain, int n, GstElement *sink,
+    const char *pad)
+{
+	GstElement *src = make("appsrc");
+	g_object_set(src, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", caps, NULL);
+	gst_caps_unref(caps);
+	gst_bin_add(GST_BIN(r->pipe), src);
+	GstElement *prev = src;
+	for (int i = 0; i < n; i++) {
+		gst_bin_add(GST_BIN(r->pipe), chain[i]);
+		gst_element_link(prev, chain[i]);
+		prev = chain[i];
+	}
+	GstPad *in = gst_element_request_pad_simple(sink, pad);
+	GstPad *out = gst_element_get_static_pad(prev, "src");
+	gst_pad_link(out, in);
+	gst_object_unref(out);
+	gst_object_unref(in);
+	return GST_APP_SRC(src);
+}
+
+/* Watch the recorder's bus on the media thread, start it, and hand it to the feeders in *slot. */
+static void
+rec_run(struct source *s, struct recorder *r, struct recorder **slot)
+{
+	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(r->pipe));
+	r->bus_watch = gst_bus_create_watch(bus);
+	g_source_set_callback(r->bus_watch, (GSourceFunc)(void (*)(void))on_rec_bus, r, NULL);
+	g_source_attach(r->bus_watch, s->m->gctx);
+	gst_object_unref(bus);
+	gst_element_set_state(r->pipe, GST_STATE_PLAYING);
+	g_mutex_lock(&s->lock);
+	*slot = r;
+	g_mutex_unlock(&s->lock);
+}
+
 static void
 rec_start(struct source *s)
 {
 	struct media *m = s->m;
 	if (m->rec_dir[0] == '\0' || s->rec)
 		return;
-	g_mutex_lock(&s->lock);
-	GstCaps *vcaps = s->vcaps ? gst_caps_ref(s->vcaps) : NULL;
-	GstCaps *acaps = s->acaps ? gst_caps_ref(s->acaps) : NULL;
-	g_mutex_unlock(&s->lock);
-	if (vcaps == NULL)
+	GstCaps *vcaps, *acaps;
+	struct recorder *r = rec_new(s, 0, &vcaps, &acaps);
+	if (r == NULL)
 		return;
-	struct recorder *r = g_new0(struct recorder, 1);
-	r->s = s;
-	r->need_key = 1;
-	r->base = GST_CLOCK_TIME_NONE;
-	r->pipe = gst_pipeline_new(NULL);
 	GstElement *mux = make("splitmuxsink");
 	char *loc = g_strdup_printf("%s/conf%lld-s%d-%lld-%%05d.mp4", m->rec_dir, (long long)s->conf,
 	    s->index, (long long)(g_get_real_time() / 1000000));
 	g_object_set(mux, "location", loc, "max-size-time",
 	    (guint64)m->o.segment_s * GST_SECOND, NULL);
 	g_free(loc);
-	GstElement *vsrc = make("appsrc"), *parse = make("h264parse");
-	g_object_set(vsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", vcaps, NULL);
-	gst_bin_add_many(GST_BIN(r->pipe), vsrc, parse, mux, NULL);
-	gst_element_link(vsrc, parse);
-	GstPad *sink = gst_element_request_pad_simple(mux, "video");
-	GstPad *srcpad = gst_element_get_static_pad(parse, "src");
-	gst_pad_link(srcpad, sink);
-	gst_object_unref(srcpad);
-	gst_object_unref(sink);
-	r->v = GST_APP_SRC(vsrc);
+	gst_bin_add(GST_BIN(r->pipe), mux);
+	GstElement *vchain[] = { make("h264parse") };
+	r->v = rec_branch(r, vcaps, vchain, 1, mux, "video");
 	if (acaps) {
-		GstElement *asrc = make("appsrc"), *aparse = make("opusparse");
-		g_object_set(asrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", acaps, NULL);
-		gst_bin_add_many(GST_BIN(r->pipe), asrc, aparse, NULL);
-		gst_element_link(asrc, aparse);
-		sink = gst_element_request_pad_simple(mux, "audio_%u");
-		srcpad = gst_element_get_static_pad(aparse, "src");
-		gst_pad_link(srcpad, sink);
-		gst_object_unref(srcpad);
-		gst_object_unref(sink);
-		r->a = GST_APP_SRC(asrc);
-		gst_caps_unref(acaps);
+		GstElement *achain[] = { make("opusparse") };
+		r->a = rec_branch(r, acaps, achain, 1, mux, "audio_%u");
 	}
-	gst_caps_unref(vcaps);
-	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(r->pipe));
-	r->bus_watch = gst_bus_create_watch(bus);
-	g_source_set_callback(r->bus_watch, (GSourceFunc)(void (*)(void))on_rec_bus, r, NULL);
-	g_source_attach(r->bus_watch, m->gctx);
-	gst_object_unref(bus);
-	gst_element_set_state(r->pipe, GST_STATE_PLAYING);
-	g_mutex_lock(&s->lock);
-	s->rec = r;
-	g_mutex_unlock(&s->lock);
+	rec_run(s, r, &s->rec);
 }
 
 /*
@@ -949,20 +980,12 @@ hls_start(struct source *s)
 	struct media *m = s->m;
 	if (m->hls_dir[0] == '\0' || s->hls)
 		return;
-	g_mutex_lock(&s->lock);
-	GstCaps *vcaps = s->vcaps ? gst_caps_ref(s->vcaps) : NULL;
-	GstCaps *acaps = s->acaps ? gst_caps_ref(s->acaps) : NULL;
-	g_mutex_unlock(&s->lock);
-	if (vcaps == NULL)
+	GstCaps *vcaps, *acaps;
+	struct recorder *r = rec_new(s, 1, &vcaps, &acaps);
+	if (r == NULL)
 		return;
 	char *dir = g_strdup_printf("%s/conf%lld-s%d", m->hls_dir, (long long)s->conf, s->index);
 	g_mkdir_with_parents(dir, 0750); /* the media thread: never the loop */
-	struct recorder *r = g_new0(struct recorder, 1);
-	r->s = s;
-	r->hls = 1;
-	r->need_key = 1;
-	r->base = GST_CLOCK_TIME_NONE;
-	r->pipe = gst_pipeline_new(NULL);
 	GstElement *sink = make("hlssink2");
 	char *loc = g_strdup_printf("%s/segment%%05d.ts", dir);
 	char *pl = g_strdup_printf("%s/playlist.m3u8", dir);
@@ -971,40 +994,15 @@ hls_start(struct source *s)
 	g_free(loc);
 	g_free(pl);
 	g_free(dir);
-	GstElement *vsrc = make("appsrc"), *parse = make("h264parse");
-	g_object_set(vsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", vcaps, NULL);
-	gst_bin_add_many(GST_BIN(r->pipe), vsrc, parse, sink, NULL);
-	gst_element_link(vsrc, parse);
-	GstPad *in = gst_element_request_pad_simple(sink, "video");
-	GstPad *out = gst_element_get_static_pad(parse, "src");
-	gst_pad_link(out, in);
-	gst_object_unref(out);
-	gst_object_unref(in);
-	r->v = GST_APP_SRC(vsrc);
+	gst_bin_add(GST_BIN(r->pipe), sink);
+	GstElement *vchain[] = { make("h264parse") };
+	r->v = rec_branch(r, vcaps, vchain, 1, sink, "video");
 	if (acaps) {
-		GstElement *asrc = make("appsrc"), *dec = make("opusdec"), *conv = make("audioconvert"),
-			   *res = make("audioresample"), *enc = make("voaacenc"), *ap = make("aacparse");
-		g_object_set(asrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "caps", acaps, NULL);
-		gst_bin_add_many(GST_BIN(r->pipe), asrc, dec, conv, res, enc, ap, NULL);
-		gst_element_link_many(asrc, dec, conv, res, enc, ap, NULL);
-		in = gst_element_request_pad_simple(sink, "audio");
-		out = gst_element_get_static_pad(ap, "src");
-		gst_pad_link(out, in);
-		gst_object_unref(out);
-		gst_object_unref(in);
-		r->a = GST_APP_SRC(asrc);
-		gst_caps_unref(acaps);
+		GstElement *achain[] = { make("opusdec"), make("audioconvert"), make("audioresample"),
+			make("voaacenc"), make("aacparse") };
+		r->a = rec_branch(r, acaps, achain, 5, sink, "audio");
 	}
-	gst_caps_unref(vcaps);
-	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(r->pipe));
-	r->bus_watch = gst_bus_create_watch(bus);
-	g_source_set_callback(r->bus_watch, (GSourceFunc)(void (*)(void))on_rec_bus, r, NULL);
-	g_source_attach(r->bus_watch, m->gctx);
-	gst_object_unref(bus);
-	gst_element_set_state(r->pipe, GST_STATE_PLAYING);
-	g_mutex_lock(&s->lock);
-	s->hls = r;
-	g_mutex_unlock(&s->lock);
+	rec_run(s, r, &s->hls);
 }
 
 static void
