@@ -67,7 +67,7 @@ test('bad input is refused with a clear code and stores nothing', async () => {
 test('a conference is created, linked to an incident (on its history), and its source goes live', async () => {
   const inc = (await srv.post('/api/v1/intake/json', report('MC-1'))).json.incident;
   const con = await Console.open(srv.port, 0);
-  await con.waitFor((f) => f.type === 'welcome');
+  await con.waitFor((f) => f.type === 'snapshot'); // the events below come after the snapshot's seq
   const r = await srv.post('/api/v1/conferences', { name: '省应急视频会商', sources: [uri], incidents: [inc.id] });
   assert.equal(r.status, 201, r.text);
   assert.equal(r.headers.get('location'), `/api/v1/conferences/${r.json.id}`);

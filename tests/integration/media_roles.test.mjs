@@ -71,8 +71,8 @@ test('conference roles, dispatcher visibility by linked agency, actors', async (
     await Promise.all([d120.opened, d110.opened]);
     d120.send({ type: 'hello', last_seq: 0 });
     d110.send({ type: 'hello', last_seq: 0 });
-    await d120.waitFor((f) => f.type === 'welcome');
-    await d110.waitFor((f) => f.type === 'welcome');
+    await d120.waitFor((f) => f.type === 'snapshot');
+    await d110.waitFor((f) => f.type === 'snapshot');
     assert.deepEqual((await req(srv, c.d120, 'GET', '/api/v1/conferences')).json.conferences, []);
     assert.equal((await req(srv, c.d120, 'GET', `/api/v1/conferences/${id}`)).status, 404);
     assert.equal((await req(srv, c.lead, 'GET', '/api/v1/conferences')).json.conferences.length, 1);
