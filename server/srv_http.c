@@ -257,7 +257,12 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 			req->cookie = NULL;
 		}
 	}
-	peer_of(wsi, req->peer, sizeof req->peer);
+	/* The address was read once, when the connection was accepted (no getpeername per request). */
+	struct srv_peer *peer = lws_get_opaque_user_data(wsi);
+	if (peer)
+		snprintf(req->peer, sizeof req->peer, "%s", srv_peer_addr(peer));
+	else
+		peer_of(wsi, req->peer, sizeof req->peer);
 
 	int has_body = req->method == SRV_POST || req->method == SRV_PUT || req->method == SRV_PATCH;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
@@ -289,7 +294,6 @@ http_begin(struct lws *wsi, struct http_pss *pss)
 		refuse(req, n, SRV_E_SHUTTING_DOWN, NULL);
 		return 0;
 	}
-	struct srv_peer *peer = lws_get_opaque_user_data(wsi);
 	if (peer && srv_peer_count(peer) > srv->cfg->http_max_conns_per_address) {
 		req->retry_after = 1;
 		char *why = xasprintf("%s has %d connections open; the limit is %d", req->peer,
