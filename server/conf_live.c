@@ -285,24 +285,9 @@ submit_conf(struct srv_req *req, db_run_fn run, struct conf_args *a)
 static json_t *
 json_body(struct srv_req *req)
 {
-	json_t *j = object_body(req);
-	if (j == NULL)
-		return NULL;
-	const char *key;
-	json_t *v;
 	static const char *const known[] = { "name", "sources", "incidents", "incident", "uri", "return",
 		NULL };
-	json_object_foreach(j, key, v) {
-		int ok = 0;
-		for (int i = 0; known[i] && !ok; i++)
-			ok = strcmp(known[i], key) == 0;
-		if (!ok) {
-			fail(req, SRV_E_BAD_FIELD, xasprintf("unknown field '%s'", key));
-			json_decref(j);
-			return NULL;
-		}
-	}
-	return j;
+	return object_body(req, known);
 }
 
 /* A source URI from JSON into a, or -1 after answering. */

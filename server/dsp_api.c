@@ -66,24 +66,6 @@ submit_cmd(struct srv_req *req, const char *actor, db_run_fn run, struct dsp_arg
 }
 
 
-/* Refuse fields the command does not know: a typo never silently drops intent. */
-static int
-only_fields(struct srv_req *req, json_t *j, const char *const *known)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(j, key, v) {
-		int ok = 0;
-		for (int i = 0; known[i] && !ok; i++)
-			ok = strcmp(known[i], key) == 0;
-		if (!ok) {
-			fail(req, SRV_E_BAD_FIELD, xasprintf("unknown field '%s'", key));
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* If-Match is required on commands that change an incident a dispatcher looked at. */
 static int
 need_version(struct srv_req *req, int64_t *out)
@@ -109,12 +91,7 @@ command_body(struct srv_req *req, const char *const *known, int64_t *version)
 {
 	if (version && need_version(req, version))
 		return NULL;
-	json_t *j = object_body(req);
-	if (j && only_fields(req, j, known)) {
-		json_decref(j);
-		return NULL;
-	}
-	return j;
+	return object_body(req, known);
 }
 
 static int

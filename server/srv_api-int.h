@@ -21,8 +21,13 @@ int parse_id(const char *s, int64_t *out);
 int parse_if_match(const char *s, int64_t *out);
 /* Answer with an error and free cause. */
 void fail(struct srv_req *req, int err, char *cause);
-/* The request's body as a JSON object (application/json), or NULL after answering. */
-json_t *object_body(struct srv_req *req);
+/*
+ * The request's body as a JSON object (application/json) whose fields are
+ * all in known (NULL-terminated; NULL: any), or NULL after answering.
+ */
+json_t *object_body(struct srv_req *req, const char *const *known);
+/* Refuse fields not in known (a typo never silently drops intent): 0, or -1 after answering. */
+int only_fields(struct srv_req *req, json_t *j, const char *const *known);
 /* Who a console request is (until sign-in): console@address. */
 const char *peer_actor(struct srv_req *req, char *buf, size_t len);
 struct db_req;

@@ -62,7 +62,7 @@ json_too_deep(struct srv_req *req)
 }
 
 json_t *
-object_body(struct srv_req *req)
+object_body(struct srv_req *req, const char *const *known)
 {
 	if (!content_type_is(req, "application/json")) {
 		fail(req, SRV_E_BAD_CONTENT_TYPE, xstrdup("send application/json"));
@@ -80,7 +80,28 @@ object_body(struct srv_req *req)
 		fail(req, SRV_E_BAD_FIELD, xstrdup("the body must be a JSON object"));
 		return NULL;
 	}
+	if (known && only_fields(req, j, known)) {
+		json_decref(j);
+		return NULL;
+	}
 	return j;
+}
+
+int
+only_fields(struct srv_req *req, json_t *j, const char *const *known)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(j, key, v) {
+		int ok = 0;
+		for (int i = 0; known[i] && !ok; i++)
+			ok = strcmp(known[i], key) == 0;
+		if (!ok) {
+			fail(req, SRV_E_BAD_FIELD, xasprintf("unknown field '%s'", key));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Does the request's Content-Type name this media type (parameters ignored)? */
