@@ -98,9 +98,17 @@ lines_valid(const char *s)
 	return ok && n > 0;
 }
 
+/*
+ * The data folder's database for an admin command: libsodium ready, schema
+ * migrated, waiting up to 5 s for the running server's writer. 0, or 1 (said
+ * on stderr; *db is NULL).
+ */
 static int
 open_db(const struct srv_config *cfg, sqlite3 **db)
 {
+	*db = NULL;
+	if (sodium_init() < 0)
+		return 1;
 	char *path = xasprintf("%s/liandong.db", cfg->data_dir);
 	char *cause = NULL;
 	int rc = 0;
@@ -113,7 +121,13 @@ open_db(const struct srv_config *cfg, sqlite3 **db)
 	}
 	free(cause);
 	free(path);
-	return rc;
+	if (rc) {
+		sqlite3_close(*db);
+		*db = NULL;
+		return rc;
+	}
+	sqlite3_busy_timeout(*db, 5000);
+	return 0;
 }
 
 static void
@@ -332,14 +346,9 @@ srv_admin_gateway(int argc, char **argv, struct srv_config *cfg)
 		gw_usage(stderr);
 		return 2;
 	}
-	if (sodium_init() < 0)
+	sqlite3 *db;
+	if (open_db(cfg, &db) != 0)
 		return 1;
-	sqlite3 *db = NULL;
-	if (open_db(cfg, &db) != 0) {
-		sqlite3_close(db);
-		return 1;
-	}
-	sqlite3_busy_timeout(db, 5000);
 	int rc;
 	if (strcmp(action, "add") == 0)
 		rc = gw_add(db, name, adapter, lines ? lines : (webhook ? "*" : NULL), webhook, rate, burst,
@@ -556,14 +565,9 @@ srv_users_cli(int argc, char **argv, struct srv_config *cfg)
 			return 2;
 		}
 	}
-	if (sodium_init() < 0)
+	sqlite3 *db;
+	if (open_db(cfg, &db) != 0)
 		return 1;
-	sqlite3 *db = NULL;
-	if (open_db(cfg, &db) != 0) {
-		sqlite3_close(db);
-		return 1;
-	}
-	sqlite3_busy_timeout(db, 5000);
 	int rc = user_run(db, action, name, role, agency, display);
 	sqlite3_close(db);
 	return rc;
