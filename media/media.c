@@ -559,6 +559,19 @@ viewer_ice(struct media *m, uint64_t id, int mline, const char *cand)
 	g_signal_emit_by_name(v->webrtc, "add-ice-candidate", (guint)mline, cand);
 }
 
+/*
+ * b into appsrc as, without its timestamps: the receiving pipeline stamps it
+ * on arrival (do-timestamp), so a source that restarts its clock disturbs
+ * nobody. The copy shares b's memory; only the metadata is new.
+ */
+static void
+push_untimed(GstAppSrc *as, GstBuffer *b)
+{
+	GstBuffer *c = gst_buffer_copy(b);
+	GST_BUFFER_PTS(c) = GST_BUFFER_DTS(c) = GST_BUFFER_DURATION(c) = GST_CLOCK_TIME_NONE;
+	gst_app_src_push_buffer(as, c);
+}
+
 /* A streaming thread, s->lock held: one sample to one viewer's appsrc. */
 static void
 feed(struct media *m, struct viewer *v, GstAppSrc *as, GstBuffer *b, GstCaps *caps, int video,
@@ -586,9 +599,7 @@ feed(struct media *m, struct viewer *v, GstAppSrc *as, GstBuffer *b, GstCaps *ca
 	} else if (gst_app_src_get_current_level_bytes(as) > m->o.viewer_bytes) {
 		return;
 	}
-	GstBuffer *c = gst_buffer_copy(b); /* shares the memory; only the metadata is new */
-	GST_BUFFER_PTS(c) = GST_BUFFER_DTS(c) = GST_BUFFER_DURATION(c) = GST_CLOCK_TIME_NONE;
-	gst_app_src_push_buffer(as, c);
+	push_untimed(as, b);
 }
 
 /* --- sources ----------------------------------------------------------------------------- */
@@ -1330,11 +1341,8 @@ on_pub_sample(GstAppSink *sink, gpointer p, int video)
 		return GST_FLOW_EOS;
 	g_mutex_lock(&v->mix->lock);
 	GstElement *to = video ? v->mv : v->ma;
-	if (to) {
-		GstBuffer *c = gst_buffer_copy(gst_sample_get_buffer(smp));
-		GST_BUFFER_PTS(c) = GST_BUFFER_DTS(c) = GST_BUFFER_DURATION(c) = GST_CLOCK_TIME_NONE;
-		gst_app_src_push_buffer(GST_APP_SRC(to), c);
-	}
+	if (to)
+		push_untimed(GST_APP_SRC(to), gst_sample_get_buffer(smp));
 	g_mutex_unlock(&v->mix->lock);
 	gst_sample_unref(smp);
 	return GST_FLOW_OK;

@@ -506,6 +506,17 @@ jb_time(struct srv_jbuf *b, const char *key, int64_t us)
 	jb_time_value(b, us);
 }
 
+/* A coordinate rounded to 1e-7 degree as inc_to_json writes it, or null without a position. */
+static void
+jb_degrees(struct srv_jbuf *b, const char *key, int has_position, double deg)
+{
+	jb_key(b, key);
+	if (has_position)
+		srv_jb_real(b, round(deg * 1e7) / 1e7);
+	else
+		srv_jb_raw(b, "null", 4);
+}
+
 /* A stored JSON document as a value, or null when there is none (or it does not parse). */
 static void
 jb_stored(struct srv_jbuf *b, const char *text)
@@ -544,16 +555,8 @@ inc_to_text(const struct incident *inc, size_t *len)
 	srv_jb_str(&b, inc->description);
 	jb_key(&b, "address");
 	srv_jb_str(&b, inc->address);
-	jb_key(&b, "lon");
-	if (inc->has_position)
-		srv_jb_real(&b, round(inc->lon * 1e7) / 1e7);
-	else
-		srv_jb_raw(&b, "null", 4);
-	jb_key(&b, "lat");
-	if (inc->has_position)
-		srv_jb_real(&b, round(inc->lat * 1e7) / 1e7);
-	else
-		srv_jb_raw(&b, "null", 4);
+	jb_degrees(&b, "lon", inc->has_position, inc->lon);
+	jb_degrees(&b, "lat", inc->has_position, inc->lat);
 	jb_key(&b, "district");
 	if (inc->district_code) {
 		srv_jb_raw(&b, "{\"code\":", 8);
