@@ -31,7 +31,7 @@ enum src_state { S_CONNECTING, S_LIVE, S_RECONNECTING, S_DOWN };
 static const char *const state_names[] = { "connecting", "live", "reconnecting", "down" };
 
 enum cmd_type { C_SRC_ADD, C_SRC_RM, C_PEER_NEW, C_PEER_ANSWER, C_PEER_ICE, C_PEER_CLOSE, C_STOP,
-	C_MIX, C_PUBLISH };
+	C_MIX, C_PUBLISH, C_CONF_CLOSE };
 
 struct cmd {
 	enum cmd_type t;
@@ -1137,8 +1137,9 @@ source_add(struct media *m, int64_t conf, int index, const char *uri)
 	source_connect(s);
 }
 
+/* Stop pulling a source: its recordings are finished first; its viewers close with code. */
 static void
-source_remove(struct source *s, const char *why)
+source_remove(struct source *s, const char *code, const char *why)
 {
 	struct media *m = s->m;
 	if (s->retry) {
@@ -1149,7 +1150,7 @@ source_remove(struct source *s, const char *why)
 	source_teardown(s);
 	while (s->viewers->len) {
 		struct viewer *v = g_ptr_array_index(s->viewers, 0);
-		viewer_close(v, "closed", "source_removed", why);
+		viewer_close(v, "closed", code, why);
 	}
 	g_ptr_array_remove(m->sources, s);
 	g_atomic_int_add(&m->n_sources, -1);
@@ -1290,11 +1291,11 @@ mixer_start(struct media *m, int64_t conf, const char *uri)
 }
 
 static void
-mixer_free(struct mixer *x)
+mixer_free(struct mixer *x, const char *code)
 {
 	for (int i = 0; i < MIX_SLOTS; i++)
 		if (x->slots[i])
-			viewer_close(x->slots[i], "closed", "shutting_down", NULL);
+			viewer_close(x->slots[i], "closed", code, NULL);
 	g_source_destroy(x->bus_watch);
 	g_source_unref(x->bus_watch);
 	gst_element_set_state(x->pipe, GST_STATE_NULL);
@@ -1544,7 +1545,20 @@ run_cmd(struct media *m, struct cmd *c)
 	case C_SRC_RM: {
 		struct source *s = find_source(m, c->conf, c->source);
 		if (s)
-			source_remove(s, "the source was removed");
+			source_remove(s, "source_removed", "the source was removed");
+		break;
+	}
+	case C_CONF_CLOSE: {
+		for (guint i = 0; i < m->sources->len;) {
+			struct source *s = g_ptr_array_index(m->sources, i);
+			if (s->conf == c->conf)
+				source_remove(s, "conference_closed", "the conference was closed");
+			else
+				i++;
+		}
+		struct mixer *x = find_mixer(m, c->conf);
+		if (x)
+			mixer_free(x, "conference_closed");
 		break;
 	}
 	case C_PEER_NEW:
@@ -1572,9 +1586,10 @@ run_cmd(struct media *m, struct cmd *c)
 		while (m->viewers->len)
 			viewer_close(g_ptr_array_index(m->viewers, 0), "closed", "shutting_down", NULL);
 		while (m->sources->len)
-			source_remove(g_ptr_array_index(m->sources, 0), "the bridge is stopping");
+			source_remove(g_ptr_array_index(m->sources, 0), "source_removed",
+			    "the bridge is stopping");
 		while (m->mixers->len)
-			mixer_free(g_ptr_array_index(m->mixers, 0));
+			mixer_free(g_ptr_array_index(m->mixers, 0), "shutting_down");
 		if (m->tick) {
 			g_source_destroy(m->tick);
 			g_source_unref(m->tick);
@@ -1773,6 +1788,12 @@ media_publish(struct media *m, uint64_t peer, int64_t conf, const char *offer)
 	if (offer == NULL)
 		return MEDIA_E_INVALID;
 	return push_cmd(m, C_PUBLISH, conf, 0, peer, 0, offer);
+}
+
+int
+media_conf_close(struct media *m, int64_t conf)
+{
+	return push_cmd(m, C_CONF_CLOSE, conf, 0, 0, 0, NULL);
 }
 
 int

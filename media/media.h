@@ -112,6 +112,12 @@ int media_mix_start(struct media *m, int64_t conf, const char *return_uri);
  * busy: 4 publishers, invalid_sdp). Closed like a viewer.
  */
 int media_publish(struct media *m, uint64_t peer, int64_t conf, const char *offer);
+/*
+ * A conference is closed: its sources stop (each open recording segment is
+ * finished and reported, MEDIA_EV_SEGMENT, before anything else of it), its
+ * viewers and publishers close with code "conference_closed", its return feed stops.
+ */
+int media_conf_close(struct media *m, int64_t conf);
 /* Close a viewer or publisher (MEDIA_EV_PEER "closed" follows). Unknown peers are ignored. */
 int media_peer_close(struct media *m, uint64_t peer);
 

@@ -4,7 +4,8 @@
  * list, rtc.* signalling over the console WebSocket, the media bridge).
  *
  * A conference has a name, one or more provincial sources (RTSP URIs), the
- * incidents it is linked to, participants, and a state (open). Every change
+ * incidents it is linked to, participants, and a state (open, or closed: its
+ * sources are no longer pulled, its recordings stay). Every change
  * is committed by the writer and journaled with its actor; a link is
  * journaled against the incident too, so it shows on that incident's history.
  * docs/media.md has the whole story.
@@ -52,6 +53,8 @@ int conf_run_create(struct db_store *st, struct db_req *r, int64_t now);
 int conf_run_link(struct db_store *st, struct db_req *r, int64_t now);
 int conf_run_add_source(struct db_store *st, struct db_req *r, int64_t now);
 int conf_run_participant(struct db_store *st, struct db_req *r, int64_t now);
+/* Close: state "closed" (journaled conference.closed); changed 0 when it was closed already. */
+int conf_run_close(struct db_store *st, struct db_req *r, int64_t now);
 int conf_run_load(struct db_store *st, struct db_req *r, int64_t now);
 /* A finished segment: stored, journaled on the conference and on each linked incident. */
 int conf_run_recorded(struct db_store *st, struct db_req *r, int64_t now);
@@ -61,7 +64,11 @@ int conf_run_recordings(struct db_store *st, struct db_req *r, int64_t now);
 /* --- conf_live.c (loop thread) ----------------------------------------------------------- */
 /* Start the media bridge and load the conferences (config ones are added). 0 or -1, *cause. */
 int conf_live_open(struct srv *srv, char **cause);
-/* Stop the bridge (at shutdown); the loop keeps running until the media thread has stopped. */
+/*
+ * Stop the bridge (at shutdown); the loop keeps running until the media thread
+ * has stopped. srv->media_draining stays 1 until then: the open recording
+ * segments are being finished and stored, so the store closes after it.
+ */
 void conf_live_close(struct srv *srv);
 /* Routes under /api/v1/conferences. Returns 1 when it handled the request. */
 int conf_api_route(struct srv_req *req);

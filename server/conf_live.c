@@ -161,6 +161,13 @@ conf_public(struct conf_live *cl, struct conf *c)
 	return o;
 }
 
+static int
+is_closed(struct conf *c)
+{
+	const char *st = json_string_value(json_object_get(c->json, "state"));
+	return st && strcmp(st, "closed") == 0;
+}
+
 static const char *
 scope_of(struct conf *c)
 {
@@ -183,6 +190,8 @@ broadcast_conf(struct conf_live *cl, struct conf *c)
 static void
 start_sources(struct conf_live *cl, struct conf *c)
 {
+	if (is_closed(c))
+		return;
 	const char *ret = json_string_value(json_object_get(c->json, "return"));
 	if (ret && !c->mixing && media_mix_start(cl->media, c->id, ret) == 0)
 		c->mixing = 1;
@@ -215,8 +224,22 @@ conf_update(struct conf_live *cl, json_t *j)
 		c->next = cl->confs;
 		cl->confs = c;
 	}
+	int was_closed = c->json && is_closed(c);
 	json_decref(c->json);
 	c->json = json_incref(j);
+	if (is_closed(c) && !was_closed) {
+		/* Its sources stop (the open recording segments are finished and stored). */
+		if (cl->media && media_conf_close(cl->media, c->id) != 0)
+			log_warn("conf", "the bridge did not take the close|conference=%lld", (long long)c->id);
+		memset(c->started, 0, sizeof c->started);
+		c->mixing = 0;
+		for (int i = 0; i < CONF_MAX_SOURCES; i++) {
+			snprintf(c->src[i].state, sizeof c->src[i].state, "closed");
+			c->src[i].code[0] = '\0';
+			free(c->src[i].message);
+			c->src[i].message = NULL;
+		}
+	}
 	if (cl->media)
 		start_sources(cl, c);
 	return c;
@@ -559,6 +582,28 @@ recordings_route(struct srv_req *req, int64_t id, const char *rest)
 #define R_CONF_SUP (ROLE_BIT(ROLE_SUPERVISOR) | ROLE_BIT(ROLE_ADMIN))
 #define R_CONF_LINK (R_CONF_SUP | ROLE_BIT(ROLE_LEADER))
 
+/* POST .../close: no body, or an empty JSON object. Closing a closed one answers changed false. */
+static void
+api_close(struct srv_req *req, int64_t id)
+{
+	static const char *const none[] = { NULL };
+	if (req->method != SRV_POST) {
+		fail(req, SRV_E_METHOD, xstrdup("use POST"));
+		return;
+	}
+	if (!role_in(req, R_CONF_SUP))
+		return;
+	if (req->body_len > 0) {
+		json_t *j = object_body(req, none);
+		if (j == NULL)
+			return;
+		json_decref(j);
+	}
+	struct conf_args *a = xcalloc(1, sizeof *a);
+	a->id = id;
+	submit_conf(req, conf_run_close, a);
+}
+
 int
 conf_api_route(struct srv_req *req)
 {
@@ -611,6 +656,10 @@ conf_api_route(struct srv_req *req)
 	}
 	if (strncmp(slash, "/hls/", 5) == 0) {
 		hls_route(req, cl, id, slash + 4);
+		return 1;
+	}
+	if (strcmp(slash, "/close") == 0) {
+		api_close(req, id);
 		return 1;
 	}
 	int links = strcmp(slash, "/incidents") == 0, sources = strcmp(slash, "/sources") == 0;
@@ -734,6 +783,10 @@ rtc_join(struct conf_live *cl, struct hub_console *con, json_t *msg, int publish
 	struct conf *c = find_conf(cl, cid);
 	if (c == NULL || !may_see(hub_console_role(con), hub_console_agency(con), c)) {
 		rtc_error(con, 0, cid, "not_found", "no such conference");
+		return;
+	}
+	if (is_closed(c)) {
+		rtc_error(con, 0, cid, "conference_closed", "the conference is closed; its recordings remain");
 		return;
 	}
 	int mine = 0;
@@ -869,7 +922,8 @@ recorded(struct conf_live *cl, const struct media_event *ev)
 		    (long long)ev->conf, ev->source, ev->code, ev->text ? ev->text : "");
 		return;
 	}
-	if (ev->text == NULL || cl->stopping)
+	/* At shutdown too: the store closes only after the bridge has stopped (srv_main.c). */
+	if (ev->text == NULL || cl->srv->store == NULL)
 		return;
 	struct db_req *r = db_req_new(DB_OP_RUN, "system:media");
 	struct conf_args *a = xcalloc(1, sizeof *a);
@@ -895,12 +949,14 @@ on_media(void *ctx, const struct media_event *ev)
 	if (ev->type == MEDIA_EV_STOPPED) {
 		media_free(cl->media);
 		cl->media = NULL;
+		if (cl->stopping)
+			cl->srv->media_draining = 0; /* now the store may close */
 		maybe_free(cl);
 		return;
 	}
 	if (ev->type == MEDIA_EV_SOURCE) {
 		struct conf *c = find_conf(cl, ev->conf);
-		if (c == NULL || ev->source < 0 || ev->source >= CONF_MAX_SOURCES)
+		if (c == NULL || ev->source < 0 || ev->source >= CONF_MAX_SOURCES || is_closed(c))
 			return;
 		struct conf_src *s = &c->src[ev->source];
 		snprintf(s->state, sizeof s->state, "%s", ev->state);
@@ -1126,8 +1182,10 @@ conf_live_close(struct srv *srv)
 	struct hub_ext none = { 0 };
 	hub_set_ext(srv->hub, &none);
 	srv->conf = NULL;
-	if (cl->media)
+	if (cl->media) {
+		srv->media_draining = 1;
 		media_stop(cl->media);
+	}
 	/* cl itself stays until the media thread has stopped and our store requests are done. */
 	maybe_free(cl);
 }

@@ -341,16 +341,21 @@ conf_run_create(struct db_store *st, struct db_req *r, int64_t now)
 	return conf_event(st, r, created ? "conference.created" : "conference.updated", id, NULL, now);
 }
 
+/* The conference must exist (404) and, when open_only, not be closed (409). */
 static int
-need_conf(struct db_store *st, struct db_req *r, int64_t id)
+need_conf(struct db_store *st, struct db_req *r, int64_t id, int open_only)
 {
 	sqlite3_stmt *s = db_tx_stmt(st, SQL_CONF_GET);
 	sqlite3_bind_int64(s, 1, id);
 	int found = sqlite3_step(s) == SQLITE_ROW;
+	int closed = found && strcmp((const char *)sqlite3_column_text(s, 2), "closed") == 0;
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	if (!found)
 		return srv_fail(&r->cause, r->err = SRV_E_NOT_FOUND, "no conference %lld", (long long)id);
+	if (closed && open_only)
+		return srv_fail(&r->cause, r->err = SRV_E_CONFLICT, "conference %lld is closed",
+		    (long long)id);
 	return 0;
 }
 
@@ -359,7 +364,7 @@ conf_run_link(struct db_store *st, struct db_req *r, int64_t now)
 {
 	struct conf_args *a = r->args;
 	int rc, linked;
-	if ((rc = need_conf(st, r, a->id)) || (rc = link_incident(st, r, a->id, a->incidents[0], now,
+	if ((rc = need_conf(st, r, a->id, 1)) || (rc = link_incident(st, r, a->id, a->incidents[0], now,
 	    &linked)))
 		return rc;
 	if (!linked) {
@@ -380,7 +385,7 @@ conf_run_add_source(struct db_store *st, struct db_req *r, int64_t now)
 {
 	struct conf_args *a = r->args;
 	int rc, added;
-	if ((rc = need_conf(st, r, a->id)) || (rc = add_source(st, r, a->id, a->uris[0], now, &added)))
+	if ((rc = need_conf(st, r, a->id, 1)) || (rc = add_source(st, r, a->id, a->uris[0], now, &added)))
 		return rc;
 	if (!added)
 		return srv_fail(&r->cause, r->err = SRV_E_CONFLICT, "the conference has that source already");
@@ -396,7 +401,7 @@ conf_run_participant(struct db_store *st, struct db_req *r, int64_t now)
 {
 	struct conf_args *a = r->args;
 	int rc;
-	if ((rc = need_conf(st, r, a->id)))
+	if ((rc = need_conf(st, r, a->id, 0)))
 		return rc;
 	int join = strcmp(a->what, "joined") == 0;
 	sqlite3_stmt *s = db_tx_stmt(st, join ? SQL_PART_JOIN : SQL_PART_LEAVE);
@@ -414,6 +419,31 @@ conf_run_participant(struct db_store *st, struct db_req *r, int64_t now)
 	r->changed = 1;
 	return conf_event(st, r, join ? "conference.joined" : "conference.left", a->id,
 	    json_pack("{s:s}", "who", a->who), now);
+}
+
+static const char SQL_CONF_CLOSE[] =
+    "UPDATE conferences SET state = 'closed', updated_at = ?, version = version + 1"
+    " WHERE id = ? AND state <> 'closed'";
+
+int
+conf_run_close(struct db_store *st, struct db_req *r, int64_t now)
+{
+	struct conf_args *a = r->args;
+	int rc;
+	if ((rc = need_conf(st, r, a->id, 0)))
+		return rc;
+	sqlite3_stmt *s = db_tx_stmt(st, SQL_CONF_CLOSE);
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, a->id);
+	if ((rc = db_tx_exec(st, s, r)))
+		return rc;
+	if (sqlite3_changes(db_tx_db(st)) == 0) { /* closed already: nothing changes */
+		json_decref(r->result);
+		r->result = conf_json(st, r, a->id);
+		return 0;
+	}
+	r->changed = 1;
+	return conf_event(st, r, "conference.closed", a->id, NULL, now);
 }
 
 int
@@ -463,7 +493,7 @@ conf_run_recorded(struct db_store *st, struct db_req *r, int64_t now)
 {
 	struct conf_args *a = r->args;
 	int rc;
-	if ((rc = need_conf(st, r, a->id)))
+	if ((rc = need_conf(st, r, a->id, 0)))
 		return rc;
 	struct stat sb; /* the writer's thread: a stat never runs on the loop */
 	int64_t bytes = stat(a->file, &sb) == 0 ? (int64_t)sb.st_size : 0;

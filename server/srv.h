@@ -54,6 +54,7 @@ struct srv {
 	struct srv_intake_stats *intake; /* one per adapter */
 	int port;                        /* bound port */
 	int stopping;
+	int media_draining;              /* shutting down: the bridge is finishing recordings */
 	int requests_live;               /* HTTP requests not yet answered in full */
 	uint64_t http_by_class[6];       /* responses by status class 1xx..5xx */
 	struct srv_peers *peers;         /* open connections per client address */

@@ -35,12 +35,15 @@
 #include <unistd.h>
 
 #define SHUTDOWN_GRACE_MS 10000
+#define MEDIA_GRACE_MS 6000
 
 static struct srv srv;
 static uv_signal_t sig_int, sig_term;
 static uv_timer_t stop_timer;
 static int store_closed;
 static uint64_t stop_deadline;
+static uint64_t media_deadline; /* the store waits this long for the bridge's last segments */
+static int store_closing;
 
 static void
 usage(FILE *f)
@@ -111,9 +114,26 @@ finish_shutdown(void)
 	srv.auth = NULL;
 }
 
+static void on_store_closed(void *arg);
+
+/* Once: committed what is queued, then the writer stops (on_store_closed). */
+static void
+close_store(void)
+{
+	if (store_closing)
+		return;
+	store_closing = 1;
+	db_store_close(srv.store, on_store_closed, NULL);
+}
+
 static void
 stop_tick(uv_timer_t *t)
 {
+	if (!store_closing && (!srv.media_draining || srv_mono_ns() / 1000000 > media_deadline)) {
+		if (srv.media_draining)
+			log_warn("server", "the media bridge is still finishing recordings; closing the store");
+		close_store();
+	}
 	int consoles = hub_console_count(srv.hub);
 	if (store_closed && srv.requests_live == 0 && consoles == 0 && srv.webhook == NULL) {
 		log_info("server", "all changes committed and answered; stopping");
@@ -152,8 +172,11 @@ begin_shutdown(void)
 	srv_backup_stop(srv.backups);
 	srv.backups = NULL;
 	int n = hub_close_all(srv.hub);
-	log_info("server", "shutting down|consoles=%d backlog=%d", n, db_store_backlog(srv.store));
-	db_store_close(srv.store, on_store_closed, NULL);
+	log_info("server", "shutting down|consoles=%d backlog=%d media=%s", n,
+	    db_store_backlog(srv.store), srv.media_draining ? "finishing recordings" : "off");
+	if (!srv.media_draining)
+		close_store();
+	media_deadline = srv_mono_ns() / 1000000 + MEDIA_GRACE_MS;
 	stop_deadline = srv_mono_ns() / 1000000 + SHUTDOWN_GRACE_MS;
 	uv_timer_start(&stop_timer, stop_tick, 20, 20);
 }

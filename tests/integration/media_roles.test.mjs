@@ -96,6 +96,14 @@ test('conference roles, dispatcher visibility by linked agency, actors', async (
     assert.equal(d110.frames.some((f) => f.type === 'conference' || (f.type === 'event' && f.kind.startsWith('conference.'))), false);
     d110.send({ type: 'rtc.join', conference: id });
     assert.equal((await d110.waitFor((f) => f.type === 'rtc.error')).code, 'not_found');
+
+    // Only supervisors and admins close one; the close is journaled with its actor.
+    assert.equal((await req(srv, c.d120, 'POST', `/api/v1/conferences/${id}/close`)).status, 403);
+    assert.equal((await req(srv, c.lead, 'POST', `/api/v1/conferences/${id}/close`)).status, 403);
+    const closed = await req(srv, c.sup, 'POST', `/api/v1/conferences/${id}/close`);
+    assert.equal(closed.status, 200, closed.text);
+    const cev = await d120.waitFor((f) => f.type === 'event' && f.kind === 'conference.closed');
+    assert.equal(cev.actor, 'user:sup');
     d120.ws.close();
     d110.ws.close();
   } finally {
