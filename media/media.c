@@ -73,8 +73,6 @@ struct viewer {
 struct mixer {
 	struct media *m;
 	int64_t conf;
-	char *host;
-	int port;
 	GstElement *pipe, *vmix, *amix;
 	GSource *bus_watch;
 	GMutex lock;
@@ -111,6 +109,8 @@ struct source {
 	GstCaps *vcaps, *acaps; /* the newest samples' caps */
 	char plid[7];           /* profile-level-id from the SPS, "" before the first one */
 	int got_video;          /* a video sample arrived in this attempt */
+	int want_audio;         /* an Opus stream is attached in this attempt */
+	gint64 video_since_us;  /* when the first video sample of this attempt arrived */
 	gint64 last_sample_us;
 	char unsupported[64];   /* a video encoding we cannot pass through, "" if none */
 	struct recorder *rec;   /* s->lock for the pointer; NULL when not recording */
@@ -672,6 +672,8 @@ on_sample(GstAppSink *sink, gpointer p, int video)
 			read_plid(b, caps, s->plid);
 		if (caps && (s->vcaps == NULL || !gst_caps_is_equal(caps, s->vcaps)))
 			gst_caps_replace(&s->vcaps, caps);
+		if (!s->got_video)
+			s->video_since_us = g_get_monotonic_time();
 		s->got_video = 1;
 		s->last_sample_us = g_get_monotonic_time();
 	} else if (caps && (s->acaps == NULL || !gst_caps_is_equal(caps, s->acaps))) {
@@ -709,7 +711,13 @@ static GstElement *
 new_appsink(struct source *s, int video)
 {
 	GstElement *e = make("appsink");
-	g_object_set(e, "sync", FALSE, "max-buffers", 200, "drop", TRUE, "emit-signals", FALSE, NULL);
+	/*
+	 * async FALSE: the pipeline reaches PLAYING without a preroll buffer. An
+	 * rtp:// source's jitter buffers push only on the running clock, so a sink
+	 * waiting for its first buffer to commit PAUSED would wait for ever.
+	 */
+	g_object_set(e, "sync", FALSE, "async", FALSE, "max-buffers", 200, "drop", TRUE,
+	    "emit-signals", FALSE, NULL);
 	GstAppSinkCallbacks cb = { 0 };
 	cb.new_sample = video ? on_video_sample : on_audio_sample;
 	gst_app_sink_set_callbacks(GST_APP_SINK(e), &cb, s, NULL);
@@ -731,46 +739,93 @@ attach_chain(struct source *s, GstPad *pad, GstElement **chain, int n)
 	gst_object_unref(sink);
 }
 
+/*
+ * H.264 from pad (RTP when depay is given, else elementary) into the source's
+ * video appsink: one shared parse, parameter sets repeated at every keyframe.
+ */
+static void
+attach_h264(struct source *s, GstPad *pad, GstElement *depay)
+{
+	GstElement *parse = make("h264parse"), *filter = make("capsfilter");
+	g_object_set(parse, "config-interval", -1, NULL);
+	/*
+	 * AVC (length-prefixed) access units: GStreamer 1.22's rtph264pay
+	 * mangles this source's Annex B byte-stream (Chromium and avdec_h264
+	 * then decode every frame with empty chroma planes: a green picture
+	 * with the moving parts on it), while the same access units as AVC
+	 * pass through intact. The recorder's and HLS's own h264parse
+	 * convert back to byte-stream where their muxers want it.
+	 */
+	GstCaps *want = gst_caps_from_string("video/x-h264,stream-format=avc,alignment=au");
+	g_object_set(filter, "caps", want, NULL);
+	gst_caps_unref(want);
+	GstElement *chain[] = { depay, parse, filter, new_appsink(s, 1) };
+	attach_chain(s, pad, depay ? chain : chain + 1, depay ? 4 : 3);
+}
+
+/* Opus from pad (RTP when depay is given) into the source's audio appsink. */
+static void
+attach_opus(struct source *s, GstPad *pad, GstElement *depay)
+{
+	g_mutex_lock(&s->lock);
+	s->want_audio = 1;
+	g_mutex_unlock(&s->lock);
+	GstElement *chain[] = { depay ? depay : make("opusparse"), new_appsink(s, 0) };
+	attach_chain(s, pad, chain, 2);
+}
+
+/* A stream the bridge does not pass through: drained; a video codec is reported. */
+static void
+attach_other(struct source *s, GstPad *pad, int video, const char *enc)
+{
+	if (video) {
+		g_mutex_lock(&s->lock);
+		snprintf(s->unsupported, sizeof s->unsupported, "%s", enc ? enc : "?");
+		g_mutex_unlock(&s->lock);
+	}
+	GstElement *sink = make("fakesink");
+	g_object_set(sink, "sync", FALSE, NULL);
+	attach_chain(s, pad, &sink, 1);
+}
+
+static GstCaps *
+pad_caps(GstPad *pad)
+{
+	GstCaps *caps = gst_pad_get_current_caps(pad);
+	return caps ? caps : gst_pad_query_caps(pad, NULL);
+}
+
 /* rtspsrc's streaming thread: one RTP stream of the source appeared. */
 static void
 on_pad_added(GstElement *rtspsrc, GstPad *pad, gpointer p)
 {
 	struct source *s = p;
-	GstCaps *caps = gst_pad_get_current_caps(pad);
-	if (caps == NULL)
-		caps = gst_pad_query_caps(pad, NULL);
+	GstCaps *caps = pad_caps(pad);
 	const GstStructure *st = gst_caps_get_structure(caps, 0);
 	const char *media = gst_structure_get_string(st, "media");
 	const char *enc = gst_structure_get_string(st, "encoding-name");
-	if (media && enc && strcmp(media, "video") == 0 && g_ascii_strcasecmp(enc, "H264") == 0) {
-		GstElement *parse = make("h264parse"), *filter = make("capsfilter");
-		g_object_set(parse, "config-interval", -1, NULL);
-		/*
-		 * AVC (length-prefixed) access units: GStreamer 1.22's rtph264pay
-		 * mangles this source's Annex B byte-stream (Chromium and avdec_h264
-		 * then decode every frame with empty chroma planes: a green picture
-		 * with the moving parts on it), while the same access units as AVC
-		 * pass through intact. The recorder's and HLS's own h264parse
-		 * convert back to byte-stream where their muxers want it.
-		 */
-		GstCaps *want = gst_caps_from_string("video/x-h264,stream-format=avc,alignment=au");
-		g_object_set(filter, "caps", want, NULL);
-		gst_caps_unref(want);
-		GstElement *chain[] = { make("rtph264depay"), parse, filter, new_appsink(s, 1) };
-		attach_chain(s, pad, chain, 4);
-	} else if (media && enc && strcmp(media, "audio") == 0 && g_ascii_strcasecmp(enc, "OPUS") == 0) {
-		GstElement *chain[] = { make("rtpopusdepay"), new_appsink(s, 0) };
-		attach_chain(s, pad, chain, 2);
-	} else {
-		if (media && strcmp(media, "video") == 0) {
-			g_mutex_lock(&s->lock);
-			snprintf(s->unsupported, sizeof s->unsupported, "%s", enc ? enc : "?");
-			g_mutex_unlock(&s->lock);
-		}
-		GstElement *sink = make("fakesink");
-		g_object_set(sink, "sync", FALSE, NULL);
-		attach_chain(s, pad, &sink, 1);
-	}
+	if (media && enc && strcmp(media, "video") == 0 && g_ascii_strcasecmp(enc, "H264") == 0)
+		attach_h264(s, pad, make("rtph264depay"));
+	else if (media && enc && strcmp(media, "audio") == 0 && g_ascii_strcasecmp(enc, "OPUS") == 0)
+		attach_opus(s, pad, make("rtpopusdepay"));
+	else
+		attach_other(s, pad, media && strcmp(media, "video") == 0, enc);
+	gst_caps_unref(caps);
+}
+
+/* tsdemux's streaming thread (SRT sources): one elementary stream of the MPEG-TS appeared. */
+static void
+on_ts_pad_added(GstElement *demux, GstPad *pad, gpointer p)
+{
+	struct source *s = p;
+	GstCaps *caps = pad_caps(pad);
+	const char *name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+	if (strcmp(name, "video/x-h264") == 0)
+		attach_h264(s, pad, NULL);
+	else if (strcmp(name, "audio/x-opus") == 0)
+		attach_opus(s, pad, NULL);
+	else
+		attach_other(s, pad, g_str_has_prefix(name, "video/"), name);
 	gst_caps_unref(caps);
 }
 
@@ -1032,6 +1087,7 @@ source_teardown(struct source *s)
 	}
 	g_mutex_lock(&s->lock);
 	s->got_video = 0;
+	s->want_audio = 0;
 	s->unsupported[0] = '\0';
 	for (guint i = 0; i < s->viewers->len; i++)
 		((struct viewer *)g_ptr_array_index(s->viewers, i))->need_key = 1;
@@ -1094,18 +1150,78 @@ on_source_bus(GstBus *bus, GstMessage *msg, gpointer p)
 	return G_SOURCE_REMOVE;
 }
 
+static const char *const rtp_caps[] = {
+	"application/x-rtp,media=video,clock-rate=90000,encoding-name=H264",
+	"application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS",
+};
+
+/*
+ * The jitter buffer meets a payload type its caps do not name (any dynamic
+ * one the sender chose): the port says what it carries.
+ */
+static GstCaps *
+on_pt_map(GstElement *jb, guint pt, gpointer audio)
+{
+	GstCaps *c = gst_caps_from_string(rtp_caps[audio != NULL]);
+	gst_caps_set_simple(c, "payload", G_TYPE_INT, (int)pt, NULL);
+	return c;
+}
+
+/* rtp://host:port: udpsrc on port (H.264) and port+2 (Opus), each through a jitter buffer. */
+static void
+rtp_inputs(struct source *s)
+{
+	GUri *u = g_uri_parse(s->uri, G_URI_FLAGS_NON_DNS, NULL);
+	const char *host = u ? g_uri_get_host(u) : NULL;
+	int port = u ? g_uri_get_port(u) : -1;
+	for (int i = 0; i < 2 && host && port > 0; i++) {
+		GstElement *udp = make("udpsrc"), *jb = make("rtpjitterbuffer");
+		GstCaps *c = gst_caps_from_string(rtp_caps[i]);
+		g_object_set(udp, "address", host, "port", port + 2 * i, "caps", c, NULL);
+		gst_caps_unref(c);
+		g_object_set(jb, "latency", (guint)s->m->o.latency_ms, NULL);
+		g_signal_connect(jb, "request-pt-map", G_CALLBACK(on_pt_map), i ? jb : NULL);
+		gst_bin_add_many(GST_BIN(s->pipe), udp, jb, NULL);
+		gst_element_link(udp, jb);
+		GstPad *out = gst_element_get_static_pad(jb, "src");
+		if (i == 0)
+			attach_h264(s, out, make("rtph264depay"));
+		else
+			attach_opus(s, out, make("rtpopusdepay"));
+		gst_object_unref(out);
+	}
+	if (u)
+		g_uri_unref(u);
+}
+
 static void
 source_connect(struct source *s)
 {
 	struct media *m = s->m;
 	s->ever_live = 0;
 	s->pipe = gst_pipeline_new(NULL);
-	GstElement *src = make("rtspsrc");
-	g_object_set(src, "location", s->uri, "latency", (guint)m->o.latency_ms, "tcp-timeout",
-	    (guint64)5000000, NULL);
-	gst_util_set_object_arg(G_OBJECT(src), "protocols", "tcp");
-	g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), s);
-	gst_bin_add(GST_BIN(s->pipe), src);
+	switch (media_uri_kind(s->uri)) {
+	case MEDIA_URI_RTSP: {
+		GstElement *src = make("rtspsrc");
+		g_object_set(src, "location", s->uri, "latency", (guint)m->o.latency_ms, "tcp-timeout",
+		    (guint64)5000000, NULL);
+		gst_util_set_object_arg(G_OBJECT(src), "protocols", "tcp");
+		g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), s);
+		gst_bin_add(GST_BIN(s->pipe), src);
+		break;
+	}
+	case MEDIA_URI_SRT: { /* MPEG-TS over SRT; the URI's query (mode, latency, ...) goes to libsrt */
+		GstElement *src = make("srtsrc"), *demux = make("tsdemux");
+		g_object_set(src, "uri", s->uri, NULL);
+		g_signal_connect(demux, "pad-added", G_CALLBACK(on_ts_pad_added), s);
+		gst_bin_add_many(GST_BIN(s->pipe), src, demux, NULL);
+		gst_element_link(src, demux);
+		break;
+	}
+	case MEDIA_URI_RTP:
+		rtp_inputs(s);
+		break;
+	}
 	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(s->pipe));
 	s->bus_watch = gst_bus_create_watch(bus);
 	g_source_set_callback(s->bus_watch, (GSourceFunc)(void (*)(void))on_source_bus, s, NULL);
@@ -1175,7 +1291,14 @@ on_tick(gpointer p)
 		if (s->pipe == NULL)
 			continue;
 		g_mutex_lock(&s->lock);
-		int got = s->got_video;
+		/*
+		 * Live once video arrives and, when an Opus stream is attached, its
+		 * first sample too (at most 1 s later): the recording and HLS take
+		 * the tracks they see at their start. An rtp:// source's audio
+		 * comes on a port of its own, a moment after the video or never.
+		 */
+		int got = s->got_video && (!s->want_audio || s->acaps ||
+		    now - s->video_since_us > G_USEC_PER_SEC);
 		gint64 last = s->last_sample_us;
 		char bad[64];
 		g_strlcpy(bad, s->unsupported, sizeof bad);
@@ -1253,27 +1376,47 @@ mixer_start(struct media *m, int64_t conf, const char *uri)
 	struct mixer *x = g_new0(struct mixer, 1);
 	x->m = m;
 	x->conf = conf;
-	x->host = g_strdup(g_uri_get_host(u));
-	x->port = g_uri_get_port(u);
+	int srt = media_uri_kind(uri) == MEDIA_URI_SRT;
+	/* Out: RTP to host:port and host:port+2, or both in MPEG-TS over SRT (the URI goes to libsrt). */
+	char *vout, *aout, *host = g_strdup(g_uri_get_host(u));
+	if (srt) {
+		gchar *q = g_strescape(uri, NULL);
+		vout = g_strdup_printf("mpegtsmux name=tsmux alignment=7 ! srtsink uri=\"%s\" sync=false "
+		    "async=false wait-for-connection=false", q);
+		g_free(q);
+		aout = g_strdup("tsmux.");
+	} else {
+		vout = g_strdup_printf("rtph264pay pt=96 config-interval=-1 ! udpsink host=%s port=%d "
+		    "sync=false async=false", host, g_uri_get_port(u));
+		aout = g_strdup_printf("rtpopuspay pt=97 ! udpsink host=%s port=%d sync=false async=false",
+		    host, g_uri_get_port(u) + 2);
+	}
+	g_free(host);
 	g_uri_unref(u);
 	g_mutex_init(&x->lock);
 	char *desc = g_strdup_printf(
 	    "compositor name=vmix background=black ! video/x-raw,width=%d,height=%d,framerate=15/1 ! "
 	    "videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast "
 	    "key-int-max=15 bitrate=1000 ! video/x-h264,profile=constrained-baseline ! "
-	    "h264parse config-interval=-1 ! rtph264pay pt=96 config-interval=-1 ! "
-	    "udpsink host=%s port=%d sync=false async=false "
+	    "h264parse config-interval=-1 ! %s "
 	    "audiomixer name=amix ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! "
-	    "opusenc ! rtpopuspay pt=97 ! udpsink host=%s port=%d sync=false async=false "
+	    "opusenc ! %s "
 	    "videotestsrc is-live=true pattern=black ! video/x-raw,width=%d,height=%d,framerate=15/1 ! vmix. "
 	    "audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=2 ! amix.",
-	    MIX_W, MIX_H, x->host, x->port, x->host, x->port + 2, MIX_W, MIX_H);
+	    MIX_W, MIX_H, vout, aout, MIX_W, MIX_H);
+	g_free(vout);
+	g_free(aout);
 	GError *err = NULL;
 	x->pipe = gst_parse_launch(desc, &err);
 	g_free(desc);
-	if (x->pipe == NULL) {
+	if (x->pipe == NULL || err) {
+		struct media_event *ev = event_new(MEDIA_EV_SEGMENT, conf, -1, 0, NULL, "return_failed",
+		    err ? err->message : "the return feed pipeline could not be built");
+		ev->duration_ms = -1;
+		enqueue(m, ev);
 		g_clear_error(&err);
-		g_free(x->host);
+		if (x->pipe)
+			gst_object_unref(x->pipe);
 		g_mutex_clear(&x->lock);
 		g_free(x);
 		return;
@@ -1304,7 +1447,6 @@ mixer_free(struct mixer *x, const char *code)
 	gst_object_unref(x->pipe);
 	g_ptr_array_remove(x->m->mixers, x);
 	g_mutex_clear(&x->lock);
-	g_free(x->host);
 	g_free(x);
 }
 

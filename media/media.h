@@ -10,9 +10,9 @@
  * bounded queue, in the order they were produced. No GStreamer call that can
  * wait is ever made on the loop thread.
  *
- * Sources: one ingest pipeline per source (rtspsrc, one shared depay and
- * h264parse config-interval=-1 for video, depay for Opus), ending in
- * appsinks. Each sample is handed to every viewer of that source. A source
+ * Sources: one ingest pipeline per source (rtspsrc; srtsrc and tsdemux;
+ * or udpsrc and rtpjitterbuffer per RTP port; one shared depay/h264parse
+ * config-interval=-1 for video, Opus as it comes), ending in appsinks. Each sample is handed to every viewer of that source. A source
  * that fails or goes quiet is rebuilt with backoff; its state (live,
  * reconnecting, down) is reported as it changes.
  *
@@ -102,8 +102,9 @@ int media_peer_answer(struct media *m, uint64_t peer, const char *sdp);
 int media_peer_ice(struct media *m, uint64_t peer, int mline, const char *candidate);
 /*
  * The conference's return feed: every publisher tiled on a 640x360 canvas and
- * mixed (compositor, audiomixer), H.264 as RTP to host:port and Opus to
- * host:port+2 of return_uri ("rtp://host:port"). Once per conference.
+ * mixed (compositor, audiomixer); to return_uri: "rtp://host:port" (H.264 as
+ * RTP to host:port, Opus to host:port+2) or "srt://host:port[?...]" (both in
+ * MPEG-TS). Once per conference.
  */
 int media_mix_start(struct media *m, int64_t conf, const char *return_uri);
 /*
@@ -127,14 +128,24 @@ const char *media_strerror(int err);
 
 /* --- media_uri.c ------------------------------------------------------------------ */
 /*
- * Check a source URI before it is stored: rtsp:// or rtsps:// with a host,
- * optional port (1-65535) and path, no spaces or control characters, at most
- * 1024 bytes. Returns 0, or -1 with a message in why (a static string).
+ * Check a source URI before it is stored, at most 1024 bytes, no spaces or
+ * control characters:
+ * - rtsp://, rtspt:// or rtsps:// with a host, optional port (1-65535) and path;
+ * - srt://host:port[?mode=caller|listener|rendezvous&...] (MPEG-TS over SRT;
+ *   the host may be left out by a listener; the query goes to libsrt:
+ *   latency, passphrase, streamid ...);
+ * - rtp://host:port: RTP received on that address (a local one, or a
+ *   multicast group), H.264 on the even port, Opus on port+2.
+ * Returns 0, or -1 with a message in why (a static string).
  */
 int media_uri_check(const char *uri, const char **why);
 
-/* A return feed URI: rtp://host:port (port 1-65533, even). 0 or -1 with why. */
+/* A return feed URI: rtp://host:port (even port) or srt://host:port[?...]. 0 or -1 with why. */
 int media_return_check(const char *uri, const char **why);
+
+enum media_uri_kind { MEDIA_URI_RTSP, MEDIA_URI_SRT, MEDIA_URI_RTP };
+/* The kind of a URI that passed one of the checks above. */
+enum media_uri_kind media_uri_kind(const char *uri);
 
 /* --- media_sdp.c ------------------------------------------------------------------ */
 /*

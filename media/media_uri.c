@@ -46,17 +46,17 @@ port_text_bad(const char *uri)
 	return v < 1 || v > 65535;
 }
 
-int
-media_uri_check(const char *uri, const char **why)
+/* Spaces, control and non-ASCII characters, length, a port that is not 1-65535. */
+static int
+uri_text_bad(const char *uri, size_t max, const char **why)
 {
-	*why = NULL;
 	if (uri == NULL || uri[0] == '\0') {
 		*why = "the URI is empty";
 		return -1;
 	}
 	size_t n = strlen(uri);
-	if (n > 1024) {
-		*why = "the URI is longer than 1024 bytes";
+	if (n > max) {
+		*why = max == 1024 ? "the URI is longer than 1024 bytes" : "the URI is longer than 256 bytes";
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -70,8 +70,66 @@ media_uri_check(const char *uri, const char **why)
 		*why = "the port must be a number 1-65535";
 		return -1;
 	}
+	return 0;
+}
+
+/* srt://: "caller" (the default), "listener" or "rendezvous"; NULL for anything else. */
+static const char *
+srt_mode(GUri *u)
+{
+	const char *q = g_uri_get_query(u);
+	GHashTable *params = q ? g_uri_parse_params(q, -1, "&", G_URI_PARAMS_NONE, NULL) : NULL;
+	if (q && params == NULL)
+		return NULL;
+	const char *m = params ? g_hash_table_lookup(params, "mode") : NULL;
+	const char *mode = m == NULL || strcmp(m, "caller") == 0 ? "caller"
+	    : strcmp(m, "listener") == 0 ? "listener" : strcmp(m, "rendezvous") == 0 ? "rendezvous" : NULL;
+	if (params)
+		g_hash_table_unref(params);
+	return mode;
+}
+
+/*
+ * The SRT and RTP forms, shared by sources and return feeds: srt://host:port
+ * (host optional for a listener; query passed to libsrt), rtp://host:port
+ * (an even port: video there, audio on port+2; no path or query).
+ */
+static int
+srt_rtp_check(GUri *u, const char **why)
+{
+	const char *scheme = g_uri_get_scheme(u), *host = g_uri_get_host(u), *path = g_uri_get_path(u);
+	int port = g_uri_get_port(u);
+	int has_host = host && host[0];
+	if (g_ascii_strcasecmp(scheme, "srt") == 0) {
+		const char *mode = srt_mode(u);
+		if (mode == NULL)
+			*why = "srt:// takes mode=caller, listener or rendezvous";
+		else if (!has_host && strcmp(mode, "listener") != 0)
+			*why = "an srt:// caller needs the host to call";
+		else if (port < 1 || port > 65535)
+			*why = "srt:// needs a port 1-65535";
+		else if (path && path[0] && strcmp(path, "/") != 0)
+			*why = "an srt:// URI has no path (a stream id goes in ?streamid=)";
+		return *why ? -1 : 0;
+	}
+	if (!has_host)
+		*why = "rtp:// needs the address (a local one to listen on, or the peer or multicast group)";
+	else if (port < 2 || port > 65532 || port % 2)
+		*why = "rtp:// needs an even port 2-65532 (video on it, audio on port+2)";
+	else if ((path && path[0] && strcmp(path, "/") != 0) || g_uri_get_query(u) ||
+	    g_uri_get_userinfo(u))
+		*why = "an rtp:// URI is only rtp://host:port";
+	return *why ? -1 : 0;
+}
+
+int
+media_uri_check(const char *uri, const char **why)
+{
+	*why = NULL;
+	if (uri_text_bad(uri, 1024, why))
+		return -1;
 	/* GLib's RFC 3986 parser: it needs no gst_init, so the loop can call it. */
-	GUri *u = g_uri_parse(uri, G_URI_FLAGS_NON_DNS, NULL);
+	GUri *u = g_uri_parse(uri, G_URI_FLAGS_NON_DNS | G_URI_FLAGS_ENCODED_QUERY, NULL);
 	if (u == NULL) {
 		*why = "the URI cannot be parsed (RFC 3986)";
 		return -1;
@@ -79,9 +137,11 @@ media_uri_check(const char *uri, const char **why)
 	const char *scheme = g_uri_get_scheme(u);
 	const char *host = g_uri_get_host(u);
 	int rc = 0;
-	if (scheme == NULL || (g_ascii_strcasecmp(scheme, "rtsp") != 0 &&
+	if (scheme && (g_ascii_strcasecmp(scheme, "srt") == 0 || g_ascii_strcasecmp(scheme, "rtp") == 0)) {
+		rc = srt_rtp_check(u, why);
+	} else if (scheme == NULL || (g_ascii_strcasecmp(scheme, "rtsp") != 0 &&
 	    g_ascii_strcasecmp(scheme, "rtsps") != 0 && g_ascii_strcasecmp(scheme, "rtspt") != 0)) {
-		*why = "the scheme must be rtsp, rtspt or rtsps (SRT and RTP sources are not supported yet)";
+		*why = "the scheme must be rtsp, rtspt, rtsps, srt or rtp";
 		rc = -1;
 	} else if (host == NULL || host[0] == '\0') {
 		*why = "the URI has no host";
@@ -98,29 +158,30 @@ int
 media_return_check(const char *uri, const char **why)
 {
 	*why = NULL;
-	if (uri == NULL || strlen(uri) > 256 || strncmp(uri, "rtp://", 6) != 0) {
-		*why = "a return feed is rtp://host:port (RTSP record and SRT are not supported yet)";
+	if (uri_text_bad(uri, 256, why))
 		return -1;
-	}
-	GUri *u = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
-	if (u == NULL || g_uri_get_host(u) == NULL || g_uri_get_host(u)[0] == '\0') {
-		if (u)
-			g_uri_unref(u);
-		*why = "the return feed URI has no host";
-		return -1;
-	}
-	int port = g_uri_get_port(u);
-	const char *path = g_uri_get_path(u);
-	int rc = 0;
-	if (port < 1 || port > 65533 || port % 2) {
-		*why = "the return feed needs an even port 2-65532 (audio goes to port+2)";
-		rc = -1;
-	} else if (path && path[0] && strcmp(path, "/") != 0) {
-		*why = "an rtp:// return feed has no path";
-		rc = -1;
-	}
-	g_uri_unref(u);
+	GUri *u = g_uri_parse(uri, G_URI_FLAGS_NON_DNS | G_URI_FLAGS_ENCODED_QUERY, NULL);
+	const char *scheme = u ? g_uri_get_scheme(u) : NULL;
+	int rc = -1;
+	if (scheme == NULL || (g_ascii_strcasecmp(scheme, "rtp") != 0 &&
+	    g_ascii_strcasecmp(scheme, "srt") != 0))
+		*why = "a return feed is rtp://host:port or srt://host:port (RTSP record is not supported)";
+	else
+		rc = srt_rtp_check(u, why);
+	if (u)
+		g_uri_unref(u);
 	return rc;
+}
+
+/* Which kind of source or return URI (already checked). */
+enum media_uri_kind
+media_uri_kind(const char *uri)
+{
+	if (g_ascii_strncasecmp(uri, "srt://", 6) == 0)
+		return MEDIA_URI_SRT;
+	if (g_ascii_strncasecmp(uri, "rtp://", 6) == 0)
+		return MEDIA_URI_RTP;
+	return MEDIA_URI_RTSP;
 }
 
 int

@@ -368,7 +368,7 @@ api_create(struct srv_req *req)
 	}
 	if (!json_is_array(srcs) || json_array_size(srcs) == 0) {
 		fail(req, srcs ? SRV_E_BAD_FIELD : SRV_E_MISSING_FIELD,
-		    xstrdup("sources is required: an array of 1-8 rtsp:// URIs"));
+		    xstrdup("sources is required: an array of 1-8 rtsp://, srt:// or rtp:// URIs"));
 		goto out;
 	}
 	json_array_foreach(srcs, i, v)

@@ -200,15 +200,43 @@ test_uri_check(void **state)
 	assert_int_equal(media_uri_check("rtsp://127.0.0.1:8554/conf", &why), 0);
 	assert_int_equal(media_uri_check("rtsps://user:pw@example.org/live?x=1", &why), 0);
 	assert_int_equal(media_uri_check("rtsp://[::1]:554/a", &why), 0);
+	assert_int_equal(media_uri_check("srt://host:9000", &why), 0);
+	assert_int_equal(media_uri_check("srt://10.1.2.3:9000?mode=caller&latency=200&streamid=a", &why), 0);
+	assert_int_equal(media_uri_check("srt://:9000?mode=listener", &why), 0);
+	assert_int_equal(media_uri_check("rtp://239.1.1.1:5004", &why), 0);
+	assert_int_equal(media_uri_check("rtp://0.0.0.0:5000", &why), 0);
 	const char *bad[] = { "", "http://example.org/x", "rtsp://", "rtsp://host:99999/x",
-		"rtsp://host:abc/x", "rtsp://host/a b", "srt://host:9000", "rtsp://host:/x",
-		"rtsp://h\x01st/x", "not a uri" };
+		"rtsp://host:abc/x", "rtsp://host/a b", "srt://host", "srt://:9000",
+		"srt://h:9000?mode=push", "srt://h:9000/path", "rtp://h:5001", "rtp://h:5000/x",
+		"rtp://h:5000?x=1", "rtp://u@h:5000", "rtp://:5000", "rtp://h:65534", "udp://h:5000",
+		"rtsp://host:/x", "rtsp://h\x01st/x", "not a uri" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		why = NULL;
 		assert_int_equal(media_uri_check(bad[i], &why), -1);
 		assert_non_null(why);
 	}
 	assert_int_equal(media_uri_check(NULL, &why), -1);
+}
+
+static void
+test_return_check(void **state)
+{
+	const char *why;
+	const char *good[] = { "rtp://127.0.0.1:5000", "rtp://239.0.0.9:6000", "srt://h:7001",
+		"srt://:7001?mode=listener", "srt://h:7001?mode=caller&passphrase=0123456789" };
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		assert_int_equal(media_return_check(good[i], &why), 0);
+		assert_int_equal(media_uri_kind(good[i]), good[i][0] == 'r' ? MEDIA_URI_RTP : MEDIA_URI_SRT);
+	}
+	const char *bad[] = { "", "rtsp://h/x", "rtp://h:5001", "rtp://h", "rtp://h:5000/x",
+		"srt://h", "srt://:7001", "srt://h:7001?mode=x", "srt://h:70000", "http://h:80",
+		"rtp://h:5000?ttl=3" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		why = NULL;
+		assert_int_equal(media_return_check(bad[i], &why), -1);
+		assert_non_null(why);
+	}
+	assert_int_equal(media_uri_kind("rtsp://h/x"), MEDIA_URI_RTSP);
 }
 
 static void
@@ -232,6 +260,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uri_check),
+		cmocka_unit_test(test_return_check),
 		cmocka_unit_test(test_sdp_check),
 		cmocka_unit_test(test_unreachable_goes_down),
 		cmocka_unit_test(test_live_offer_reconnect),
