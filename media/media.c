@@ -20,6 +20,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
 #define GST_USE_UNSTABLE_API
 #include <gst/webrtc/webrtc.h>
 
@@ -43,6 +44,7 @@ struct cmd {
 };
 
 struct source;
+static void request_keyframe(struct source *s);
 
 struct viewer {
 	struct media *m;
@@ -115,6 +117,9 @@ struct source {
 	char unsupported[64];   /* a video encoding we cannot pass through, "" if none */
 	struct recorder *rec;   /* s->lock for the pointer; NULL when not recording */
 	struct recorder *hls;   /* s->lock: the HLS packager, or NULL */
+	GstElement *vsink;      /* s->lock: the video appsink of this attempt (a ref), or NULL */
+	guint rtp_ssrc, rtp_pt; /* s->lock: the video RTP stream's, when the source says (RTSP) */
+	gint64 key_asked_us;    /* s->lock: the last keyframe request */
 };
 
 struct media {
@@ -143,7 +148,7 @@ struct media {
 
 	/* counters (atomic) */
 	gint n_sources, n_viewers;
-	guint64 events_dropped, samples, skipped, reconnects, segments;
+	guint64 events_dropped, samples, skipped, reconnects, segments, key_requests;
 	GMutex stats_lock;
 };
 
@@ -402,6 +407,24 @@ make(const char *factory)
 }
 
 /* appsrc -> payloader -> a webrtcbin sink pad whose transceiver sends these caps only. */
+/*
+ * An upstream event at a viewer's video appsrc: webrtcbin's force-key-unit
+ * when the browser sends PLI or FIR. The viewer's source is asked (at most
+ * once a second, whoever asks); the event itself ends here.
+ */
+static GstPadProbeReturn
+on_viewer_key_request(GstPad *pad, GstPadProbeInfo *info, gpointer p)
+{
+	struct viewer *v = p;
+	GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+	if (!gst_video_event_is_force_key_unit(ev))
+		return GST_PAD_PROBE_OK;
+	struct source *s = v->src; /* a viewer never outlives its source's pipeline */
+	if (s)
+		request_keyframe(s);
+	return GST_PAD_PROBE_DROP;
+}
+
 static int
 add_branch(struct viewer *v, GstCaps *caps, const char *pay_name, const char *rtp_caps,
     GstAppSrc **out)
@@ -413,6 +436,10 @@ add_branch(struct viewer *v, GstCaps *caps, const char *pay_name, const char *rt
 	if (strcmp(pay_name, "rtph264pay") == 0) {
 		g_object_set(pay, "config-interval", -1, "pt", 96, NULL);
 		gst_util_set_object_arg(G_OBJECT(pay), "aggregate-mode", "zero-latency");
+		/* The browser lost its picture (RTCP PLI/FIR, via webrtcbin): ask the source too. */
+		GstPad *sp = gst_element_get_static_pad(src, "src");
+		gst_pad_add_probe(sp, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_viewer_key_request, v, NULL);
+		gst_object_unref(sp);
 	} else {
 		g_object_set(pay, "pt", 97, NULL);
 	}
@@ -511,10 +538,11 @@ viewer_new(struct media *m, uint64_t id, int64_t conf, int index)
 		viewer_close(v, "failed", "pipeline_error", "the viewer pipeline would not start");
 		return;
 	}
-	/* Fed from now on (at the next keyframe). */
+	/* Fed from now on, at the next keyframe, which the source is asked for. */
 	g_mutex_lock(&s->lock);
 	g_ptr_array_add(s->viewers, v);
 	g_mutex_unlock(&s->lock);
+	request_keyframe(s);
 	struct offer_ctx *o = g_new0(struct offer_ctx, 1);
 	o->m = m;
 	o->peer = id;
@@ -564,6 +592,38 @@ viewer_ice(struct media *m, uint64_t id, int mline, const char *cand)
  * on arrival (do-timestamp), so a source that restarts its clock disturbs
  * nobody. The copy shares b's memory; only the metadata is new.
  */
+/*
+ * Ask the source for a keyframe, at most once a second: an upstream
+ * force-key-unit event from the video appsink, which rtspsrc's RTP session
+ * turns into RTCP PLI or FIR when the source's SDP offers them (rtcp-fb).
+ * The session needs the stream's SSRC and payload type in the event. SRT and
+ * RTP-pushed sources have no way back: there the event goes nowhere and a
+ * viewer waits for the next keyframe. Any thread.
+ */
+static void
+request_keyframe(struct source *s)
+{
+	gint64 now = g_get_monotonic_time();
+	g_mutex_lock(&s->lock);
+	GstElement *sink = s->vsink && now - s->key_asked_us >= G_USEC_PER_SEC
+	    ? gst_object_ref(s->vsink) : NULL;
+	guint ssrc = s->rtp_ssrc, pt = s->rtp_pt;
+	if (sink)
+		s->key_asked_us = now;
+	g_mutex_unlock(&s->lock);
+	if (sink == NULL)
+		return;
+	GstEvent *ev = gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0);
+	if (pt)
+		gst_structure_set(gst_event_writable_structure(ev), "ssrc", G_TYPE_UINT, ssrc,
+		    "payload", G_TYPE_UINT, pt, NULL);
+	gst_element_send_event(sink, ev);
+	gst_object_unref(sink);
+	g_mutex_lock(&s->m->stats_lock);
+	s->m->key_requests++;
+	g_mutex_unlock(&s->m->stats_lock);
+}
+
 static void
 push_untimed(GstAppSrc *as, GstBuffer *b)
 {
@@ -721,6 +781,11 @@ new_appsink(struct source *s, int video)
 	GstAppSinkCallbacks cb = { 0 };
 	cb.new_sample = video ? on_video_sample : on_audio_sample;
 	gst_app_sink_set_callbacks(GST_APP_SINK(e), &cb, s, NULL);
+	if (video) {
+		g_mutex_lock(&s->lock);
+		gst_object_replace((GstObject **)&s->vsink, GST_OBJECT(e));
+		g_mutex_unlock(&s->lock);
+	}
 	return e;
 }
 
@@ -804,8 +869,17 @@ on_pad_added(GstElement *rtspsrc, GstPad *pad, gpointer p)
 	const GstStructure *st = gst_caps_get_structure(caps, 0);
 	const char *media = gst_structure_get_string(st, "media");
 	const char *enc = gst_structure_get_string(st, "encoding-name");
-	if (media && enc && strcmp(media, "video") == 0 && g_ascii_strcasecmp(enc, "H264") == 0)
+	if (media && enc && strcmp(media, "video") == 0 && g_ascii_strcasecmp(enc, "H264") == 0) {
+		int pt = 0;
+		guint ssrc = 0;
+		gst_structure_get_int(st, "payload", &pt);
+		gst_structure_get_uint(st, "ssrc", &ssrc);
+		g_mutex_lock(&s->lock);
+		s->rtp_pt = (guint)pt;
+		s->rtp_ssrc = ssrc;
+		g_mutex_unlock(&s->lock);
 		attach_h264(s, pad, make("rtph264depay"));
+	}
 	else if (media && enc && strcmp(media, "audio") == 0 && g_ascii_strcasecmp(enc, "OPUS") == 0)
 		attach_opus(s, pad, make("rtpopusdepay"));
 	else
@@ -1086,6 +1160,8 @@ source_teardown(struct source *s)
 		s->pipe = NULL;
 	}
 	g_mutex_lock(&s->lock);
+	gst_object_replace((GstObject **)&s->vsink, NULL);
+	s->rtp_ssrc = s->rtp_pt = 0;
 	s->got_video = 0;
 	s->want_audio = 0;
 	s->unsupported[0] = '\0';
@@ -1956,5 +2032,6 @@ media_get_stats(struct media *m, struct media_stats *out)
 	out->skipped_to_key = m->skipped;
 	out->reconnects = m->reconnects;
 	out->segments = m->segments;
+	out->key_requests = m->key_requests;
 	g_mutex_unlock(&m->stats_lock);
 }

@@ -77,6 +77,7 @@ struct media_opts {
 
 struct media_stats {
 	uint64_t sources, viewers, events_dropped, samples, skipped_to_key, reconnects, segments;
+	uint64_t key_requests;  /* keyframes asked of sources (a viewer joined, or a browser lost a picture) */
 };
 
 typedef void (*media_event_fn)(void *ctx, const struct media_event *ev);

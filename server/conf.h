@@ -70,6 +70,9 @@ int conf_live_open(struct srv *srv, char **cause);
  * segments are being finished and stored, so the store closes after it.
  */
 void conf_live_close(struct srv *srv);
+/* The bridge's counters: 0, or -1 when it is off. */
+struct media_stats;
+int conf_live_stats(struct srv *srv, struct media_stats *out);
 /* Routes under /api/v1/conferences. Returns 1 when it handled the request. */
 int conf_api_route(struct srv_req *req);
 

@@ -1172,6 +1172,16 @@ conf_live_open(struct srv *srv, char **cause)
 	return 0;
 }
 
+int
+conf_live_stats(struct srv *srv, struct media_stats *out)
+{
+	struct conf_live *cl = srv->conf;
+	if (cl == NULL || cl->media == NULL)
+		return -1;
+	media_get_stats(cl->media, out);
+	return 0;
+}
+
 void
 conf_live_close(struct srv *srv)
 {

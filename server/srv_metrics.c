@@ -5,6 +5,8 @@
  * on the loop and touches no disk (the resident size comes from procfs).
  */
 #include "srv.h"
+#include "conf.h"
+#include "media.h"
 #include "srv_peers.h"
 #include "db_store.h"
 #include "hub.h"
@@ -146,6 +148,26 @@ srv_metrics_render(struct srv *srv, size_t *len)
 	    (unsigned long long)wst.ok, (unsigned long long)wst.failed);
 	metric(&b, "liandong_webhook_pending", "gauge",
 	    "Outbox rows not yet delivered to agency webhooks (last known).", (double)wst.pending);
+
+	struct media_stats ms;
+	if (conf_live_stats(srv, &ms) == 0) {
+		metric(&b, "liandong_media_sources", "gauge", "Conference sources the bridge pulls.",
+		    (double)ms.sources);
+		metric(&b, "liandong_media_peers", "gauge", "WebRTC viewers and publishers.",
+		    (double)ms.viewers);
+		metric(&b, "liandong_media_reconnects_total", "counter",
+		    "Source attempts that failed or dropped (each is retried).", (double)ms.reconnects);
+		metric(&b, "liandong_media_segments_total", "counter", "Recording segments finished.",
+		    (double)ms.segments);
+		metric(&b, "liandong_media_skipped_to_keyframe_total", "counter",
+		    "Times a viewer fell behind and skipped to the next keyframe.",
+		    (double)ms.skipped_to_key);
+		metric(&b, "liandong_media_keyframe_requests_total", "counter",
+		    "Keyframes asked of sources (a viewer joined, or a browser lost its picture).",
+		    (double)ms.key_requests);
+		metric(&b, "liandong_media_events_dropped_total", "counter",
+		    "Bridge events dropped because the loop's queue was full.", (double)ms.events_dropped);
+	}
 	*len = b.len;
 	return b.p;
 }
