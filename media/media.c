@@ -75,8 +75,11 @@ struct viewer {
 struct mixer {
 	struct media *m;
 	int64_t conf;
-	GstElement *pipe, *vmix, *amix;
-	GSource *bus_watch;
+	char *uri;              /* where the feed goes */
+	GstElement *pipe, *vmix, *amix; /* NULL while waiting to retry */
+	GSource *bus_watch, *retry;
+	int attempts;           /* failures in a row */
+	int running;            /* reported "running" since the last (re)build */
 	GMutex lock;
 	struct viewer *slots[MIX_SLOTS];
 };
@@ -1419,44 +1422,110 @@ find_mixer(struct media *m, int64_t conf)
 	return NULL;
 }
 
+static void
+mix_state(struct mixer *x, const char *state, const char *code, const char *why)
+{
+	post(x->m, MEDIA_EV_RETURN, x->conf, -1, 0, state, code, why);
+}
+
+static int mixer_build(struct mixer *x);
+
+static void
+mixer_teardown(struct mixer *x, const char *code)
+{
+	for (int i = 0; i < MIX_SLOTS; i++)
+		if (x->slots[i])
+			viewer_close(x->slots[i], "closed", code, NULL);
+	if (x->bus_watch) {
+		g_source_destroy(x->bus_watch);
+		g_source_unref(x->bus_watch);
+		x->bus_watch = NULL;
+	}
+	if (x->pipe) {
+		gst_element_set_state(x->pipe, GST_STATE_NULL);
+		gst_object_unref(x->vmix);
+		gst_object_unref(x->amix);
+		gst_object_unref(x->pipe);
+		x->pipe = x->vmix = x->amix = NULL;
+	}
+}
+
+static gboolean
+mix_retry_cb(gpointer p)
+{
+	struct mixer *x = p;
+	g_source_unref(x->retry);
+	x->retry = NULL;
+	mixer_build(x);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * The feed failed (an SRT caller finds no listener, the network is gone):
+ * report it, drop the pipeline and its publishers (told "return_failed";
+ * they may publish again) and rebuild it after a backoff, 1 s doubling up to
+ * backoff_max_ms.
+ */
+static void
+mix_failed(struct mixer *x, const char *why)
+{
+	mix_state(x, "failed", "return_failed", why);
+	mixer_teardown(x, "return_failed");
+	int delay = 1000;
+	for (int i = 0; i < x->attempts && delay < x->m->o.backoff_max_ms; i++)
+		delay *= 2;
+	if (delay > x->m->o.backoff_max_ms)
+		delay = x->m->o.backoff_max_ms;
+	x->attempts++;
+	x->retry = g_timeout_source_new((guint)delay);
+	g_source_set_callback(x->retry, mix_retry_cb, x, NULL);
+	g_source_attach(x->retry, x->m->gctx);
+}
+
 static gboolean
 on_mix_bus(GstBus *bus, GstMessage *msg, gpointer p)
 {
 	struct mixer *x = p;
-	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_STATE_CHANGED && GST_MESSAGE_SRC(msg) ==
+	    GST_OBJECT(x->pipe) && !x->running) {
+		GstState now;
+		gst_message_parse_state_changed(msg, NULL, &now, NULL);
+		if (now == GST_STATE_PLAYING) {
+			x->running = 1;
+			mix_state(x, "running", NULL, NULL);
+		}
+	} else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
 		GError *err = NULL;
 		gst_message_parse_error(msg, &err, NULL);
-		struct media_event *ev = event_new(MEDIA_EV_SEGMENT, x->conf, -1, 0, NULL, "return_failed",
-		    err ? err->message : "the return feed failed");
-		ev->duration_ms = -1;
-		enqueue(x->m, ev);
+		char why[300];
+		snprintf(why, sizeof why, "%s", err ? err->message : "the return feed failed");
 		g_clear_error(&err);
+		x->bus_watch = NULL; /* this watch goes away with G_SOURCE_REMOVE */
+		g_source_unref(g_main_current_source());
+		mix_failed(x, why);
+		return G_SOURCE_REMOVE;
 	}
 	return G_SOURCE_CONTINUE;
 }
 
 /*
- * The mixer of a conference: a black 640x360 canvas and silence, so the return
+ * The mixer's pipeline: a black 640x360 canvas and silence, so the return
  * feed runs even before anyone publishes; publishers are tiled 2x2 on it.
- * Out: H.264 (constrained baseline, SPS/PPS at each keyframe) as RTP to
- * host:port and Opus as RTP to host:port+2.
+ * Out: H.264 (constrained baseline, SPS/PPS at each keyframe) and Opus, as RTP
+ * to host:port and host:port+2, or in MPEG-TS over SRT. 0, or -1 after
+ * mix_failed (a retry is scheduled).
  */
-static void
-mixer_start(struct media *m, int64_t conf, const char *uri)
+static int
+mixer_build(struct mixer *x)
 {
-	if (find_mixer(m, conf))
-		return;
-	GUri *u = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
-	if (u == NULL)
-		return;
-	struct mixer *x = g_new0(struct mixer, 1);
-	x->m = m;
-	x->conf = conf;
-	int srt = media_uri_kind(uri) == MEDIA_URI_SRT;
-	/* Out: RTP to host:port and host:port+2, or both in MPEG-TS over SRT (the URI goes to libsrt). */
+	GUri *u = g_uri_parse(x->uri, G_URI_FLAGS_NON_DNS | G_URI_FLAGS_ENCODED_QUERY, NULL);
+	if (u == NULL) { /* checked before it was stored: cannot happen */
+		mix_failed(x, "the return URI cannot be parsed");
+		return -1;
+	}
 	char *vout, *aout, *host = g_strdup(g_uri_get_host(u));
-	if (srt) {
-		gchar *q = g_strescape(uri, NULL);
+	if (media_uri_kind(x->uri) == MEDIA_URI_SRT) {
+		gchar *q = g_strescape(x->uri, NULL);
 		vout = g_strdup_printf("mpegtsmux name=tsmux alignment=7 ! srtsink uri=\"%s\" sync=false "
 		    "async=false wait-for-connection=false", q);
 		g_free(q);
@@ -1469,7 +1538,6 @@ mixer_start(struct media *m, int64_t conf, const char *uri)
 	}
 	g_free(host);
 	g_uri_unref(u);
-	g_mutex_init(&x->lock);
 	char *desc = g_strdup_printf(
 	    "compositor name=vmix background=black ! video/x-raw,width=%d,height=%d,framerate=15/1 ! "
 	    "videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast "
@@ -1483,46 +1551,59 @@ mixer_start(struct media *m, int64_t conf, const char *uri)
 	g_free(vout);
 	g_free(aout);
 	GError *err = NULL;
-	x->pipe = gst_parse_launch(desc, &err);
+	GstElement *pipe = gst_parse_launch(desc, &err);
 	g_free(desc);
-	if (x->pipe == NULL || err) {
-		struct media_event *ev = event_new(MEDIA_EV_SEGMENT, conf, -1, 0, NULL, "return_failed",
-		    err ? err->message : "the return feed pipeline could not be built");
-		ev->duration_ms = -1;
-		enqueue(m, ev);
+	if (pipe == NULL || err) {
+		char why[300];
+		snprintf(why, sizeof why, "%s", err ? err->message : "the pipeline could not be built");
 		g_clear_error(&err);
-		if (x->pipe)
-			gst_object_unref(x->pipe);
-		g_mutex_clear(&x->lock);
-		g_free(x);
-		return;
+		if (pipe)
+			gst_object_unref(pipe);
+		mix_failed(x, why);
+		return -1;
 	}
-	g_clear_error(&err);
+	x->pipe = pipe;
+	x->running = 0;
 	x->vmix = gst_bin_get_by_name(GST_BIN(x->pipe), "vmix");
 	x->amix = gst_bin_get_by_name(GST_BIN(x->pipe), "amix");
 	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(x->pipe));
 	x->bus_watch = gst_bus_create_watch(bus);
 	g_source_set_callback(x->bus_watch, (GSourceFunc)(void (*)(void))on_mix_bus, x, NULL);
-	g_source_attach(x->bus_watch, m->gctx);
+	g_source_attach(x->bus_watch, x->m->gctx);
 	gst_object_unref(bus);
-	gst_element_set_state(x->pipe, GST_STATE_PLAYING);
+	if (gst_element_set_state(x->pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+		mix_failed(x, "the return feed would not start");
+		return -1;
+	}
+	return 0;
+}
+
+/* The mixer of a conference, built now (and rebuilt after a failure until the conference closes). */
+static void
+mixer_start(struct media *m, int64_t conf, const char *uri)
+{
+	if (find_mixer(m, conf))
+		return;
+	struct mixer *x = g_new0(struct mixer, 1);
+	x->m = m;
+	x->conf = conf;
+	x->uri = g_strdup(uri);
+	g_mutex_init(&x->lock);
 	g_ptr_array_add(m->mixers, x);
+	mixer_build(x);
 }
 
 static void
 mixer_free(struct mixer *x, const char *code)
 {
-	for (int i = 0; i < MIX_SLOTS; i++)
-		if (x->slots[i])
-			viewer_close(x->slots[i], "closed", code, NULL);
-	g_source_destroy(x->bus_watch);
-	g_source_unref(x->bus_watch);
-	gst_element_set_state(x->pipe, GST_STATE_NULL);
-	gst_object_unref(x->vmix);
-	gst_object_unref(x->amix);
-	gst_object_unref(x->pipe);
+	mixer_teardown(x, code);
+	if (x->retry) {
+		g_source_destroy(x->retry);
+		g_source_unref(x->retry);
+	}
 	g_ptr_array_remove(x->m->mixers, x);
 	g_mutex_clear(&x->lock);
+	g_free(x->uri);
 	g_free(x);
 }
 
@@ -1661,6 +1742,11 @@ publisher_new(struct media *m, uint64_t id, int64_t conf, const char *sdp)
 	if (x == NULL) {
 		post(m, MEDIA_EV_PEER, conf, 0, id, "failed", "no_return_feed",
 		    "the conference has no return feed to publish into");
+		return;
+	}
+	if (x->pipe == NULL) {
+		post(m, MEDIA_EV_PEER, conf, 0, id, "failed", "return_failed",
+		    "the return feed is down and being retried; publish again in a moment");
 		return;
 	}
 	int slot = -1;

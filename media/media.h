@@ -46,6 +46,8 @@ enum media_ev {
 			    * or code "recording_failed" with text the reason */
 	MEDIA_EV_STOPPED,  /* the media thread has stopped (after media_stop) */
 	MEDIA_EV_ANSWER,   /* a publisher's SDP answer: text */
+	MEDIA_EV_RETURN,   /* the return feed's state: "running", or "failed" (code return_failed,
+			    * text the reason; rebuilt after a backoff, its publishers closed) */
 };
 
 /* Sent to the loop thread; on_event owns it until it returns (then it is freed). */

@@ -40,6 +40,7 @@ struct conf {
 	struct conf_src src[CONF_MAX_SOURCES]; /* media state, by source index */
 	int started[CONF_MAX_SOURCES];        /* handed to the bridge */
 	int mixing;                           /* its return feed handed to the bridge */
+	struct conf_src ret;                  /* the return feed's state (MEDIA_EV_RETURN) */
 	struct conf *next;
 };
 
@@ -156,6 +157,12 @@ conf_public(struct conf_live *cl, struct conf *c)
 			}
 		}
 	}
+	if (json_is_string(json_object_get(o, "return"))) {
+		json_object_set_new(o, "return_state", json_string(c->ret.state[0] ? c->ret.state
+		    : c->mixing ? "starting" : "stopped"));
+		json_object_set_new(o, "return_message", c->ret.message ? json_string(c->ret.message)
+		    : json_null());
+	}
 	json_object_set_new(o, "viewers", json_integer(viewers_of(cl, c->id, 0)));
 	json_object_set_new(o, "publishers", json_integer(viewers_of(cl, c->id, 1)));
 	return o;
@@ -233,6 +240,9 @@ conf_update(struct conf_live *cl, json_t *j)
 			log_warn("conf", "the bridge did not take the close|conference=%lld", (long long)c->id);
 		memset(c->started, 0, sizeof c->started);
 		c->mixing = 0;
+		c->ret.state[0] = '\0';
+		free(c->ret.message);
+		c->ret.message = NULL;
 		for (int i = 0; i < CONF_MAX_SOURCES; i++) {
 			snprintf(c->src[i].state, sizeof c->src[i].state, "closed");
 			c->src[i].code[0] = '\0';
@@ -972,6 +982,19 @@ on_media(void *ctx, const struct media_event *ev)
 		recorded(cl, ev);
 		return;
 	}
+	if (ev->type == MEDIA_EV_RETURN) {
+		struct conf *c = find_conf(cl, ev->conf);
+		if (c == NULL || is_closed(c))
+			return;
+		snprintf(c->ret.state, sizeof c->ret.state, "%s", ev->state);
+		free(c->ret.message);
+		c->ret.message = ev->text ? xstrdup(ev->text) : NULL;
+		srv_log(strcmp(ev->state, "failed") == 0 ? SRV_LOG_WARN : SRV_LOG_INFO, "conf",
+		    "return feed|conference=%lld state=%s detail=\"%s\"", (long long)c->id, ev->state,
+		    ev->text ? ev->text : "");
+		broadcast_conf(cl, c);
+		return;
+	}
 	struct peer *p = find_peer(cl, ev->peer);
 	if (p == NULL)
 		return;
@@ -1099,6 +1122,7 @@ maybe_free(struct conf_live *cl)
 		json_decref(c->json);
 		for (int i = 0; i < CONF_MAX_SOURCES; i++)
 			free(c->src[i].message);
+		free(c->ret.message);
 		free(c);
 	}
 	while (cl->peers) {

@@ -121,13 +121,19 @@ test('an rtp:// source (H.264 on the port, Opus on port+2) is received, offered 
   assert.match(sdp, /OPUS\/48000/i);
 });
 
-test('the return feed over SRT: H.264 + Opus in MPEG-TS reaches an SRT listener', async () => {
+test('the return feed over SRT: failed and retried while nobody listens, then H.264 + Opus in MPEG-TS reaches the listener', async () => {
   const port = await freePort();
   const file = path.join(srv.dataDir, 'return.ts');
-  const rx = gst(`srtsrc uri=srt://127.0.0.1:${port}?mode=listener ! filesink location=${file}`);
   const src = await freePort();
   gst(`${VIDEO} ! rtph264pay pt=96 config-interval=-1 ! udpsink host=127.0.0.1 port=${src}`);
-  await conference('SRT 回传', `rtp://127.0.0.1:${src}`, { return: `srt://127.0.0.1:${port}` });
+  const id = await conference('SRT 回传', `rtp://127.0.0.1:${src}`, { return: `srt://127.0.0.1:${port}` });
+  // Nobody listens yet: the state says so, with the reason, and the bridge keeps trying.
+  const failed = await until('the return feed failed', async () => {
+    const g = (await srv.get(`/api/v1/conferences/${id}`)).json;
+    return { ok: g.return_state === 'failed', g };
+  }, 30000);
+  assert.ok(failed.g.return_message, JSON.stringify(failed.g));
+  const rx = gst(`srtsrc uri=srt://127.0.0.1:${port}?mode=listener ! filesink location=${file}`);
   await until('the return feed on file', async () => {
     let size = 0;
     try { size = statSync(file).size; } catch { /* not yet */ }
@@ -137,6 +143,8 @@ test('the return feed over SRT: H.264 + Opus in MPEG-TS reaches an SRT listener'
   assert.match(out, /H\.264/);
   assert.match(out, /Opus/);
   assert.match(out, /Width: 640/);
+  assert.equal((await srv.get(`/api/v1/conferences/${id}`)).json.return_state, 'running');
+  assert.ok(srv.logs.some((l) => /msg="return feed".*state=failed/.test(l)));
 });
 
 test('malformed srt:// and rtp:// URIs are refused with the reason, and nothing is created', async () => {
