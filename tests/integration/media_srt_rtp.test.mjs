@@ -82,7 +82,9 @@ async function offered(id) {
 async function recordedSegment(id) {
   const { list } = await until(`a segment of ${id}`, async () => {
     const r = await srv.get(`/api/v1/conferences/${id}/recordings`);
-    return { ok: r.json.recordings.length >= 2, list: r.json.recordings };
+    const g = (await srv.get(`/api/v1/conferences/${id}`)).json;
+    return { ok: r.json.recordings.length >= 2, list: r.json.recordings, source: g.sources[0],
+      log: srv.logs.filter((l) => /mod=conf|level=(warn|error)/.test(l)).slice(-8) };
   }, 60000);
   const seg = list[list.length - 1];
   const body = Buffer.from(await (await fetch(srv.base + seg.href)).arrayBuffer());
