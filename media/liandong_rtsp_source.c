@@ -8,7 +8,11 @@
  * every client (a shared media factory).
  *
  *   liandong-rtsp-source [--port N] [--path /conf] [--size WxH] [--fps N] [--codec h264|vp8]
- *                        [--flash MS]
+ *                        [--key-int S] [--flash MS]
+ *
+ * --key-int S: a keyframe every S seconds (default 1). The H.264 stream offers
+ * RTCP PLI (a=rtcp-fb:96 nack pli): a client's PLI gets a keyframe at once,
+ * and the request is logged (msg="keyframe requested").
  *
  * --codec vp8 sends VP8 video instead: a source the bridge cannot pass
  * through, for the tests of that refusal.
@@ -24,6 +28,7 @@
  */
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
+#include <gst/video/video.h>
 
 #include <glib-unix.h>
 #include <stdio.h>
@@ -40,7 +45,7 @@ on_stop(gpointer loop)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: liandong-rtsp-source [--port N] [--path /conf] [--size WxH] [--fps N] [--codec h264|vp8] [--flash MS]\n");
+	fprintf(stderr, "usage: liandong-rtsp-source [--port N] [--path /conf] [--size WxH] [--fps N] [--codec h264|vp8] [--key-int S] [--flash MS]\n");
 	exit(2);
 }
 
@@ -86,14 +91,36 @@ on_video_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 	return GST_PAD_PROBE_OK;
 }
 
+/*
+ * An upstream force-key-unit at the encoder: a client's RTCP PLI, turned into
+ * the event by the server's RTP session. x264enc makes the keyframe; the log
+ * line shows the request arrived (the tests look for it).
+ */
+static GstPadProbeReturn
+on_key_request(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+	(void)pad;
+	(void)data;
+	if (gst_video_event_is_force_key_unit(GST_PAD_PROBE_INFO_EVENT(info)))
+		fprintf(stderr, "level=info component=rtsp-source msg=\"keyframe requested\"\n");
+	return GST_PAD_PROBE_OK;
+}
+
 static void
 on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer data)
 {
 	(void)factory;
 	int flash_ms = GPOINTER_TO_INT(data);
 	GstElement *bin = gst_rtsp_media_get_element(media);
+	GstElement *enc = gst_bin_get_by_name(GST_BIN(bin), "enc");
+	if (enc != NULL) {
+		GstPad *pad = gst_element_get_static_pad(enc, "src");
+		gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_key_request, NULL, NULL);
+		gst_object_unref(pad);
+		gst_object_unref(enc);
+	}
 	GstElement *vsrc = gst_bin_get_by_name(GST_BIN(bin), "vsrc");
-	if (vsrc != NULL) {
+	if (vsrc != NULL && flash_ms > 0) {
 		GstPad *pad = gst_element_get_static_pad(vsrc, "src");
 		struct flash *f = g_new0(struct flash, 1);
 		f->interval_us = (gint64)flash_ms * 1000;
@@ -111,7 +138,7 @@ main(int argc, char **argv)
 	const char *port = "0", *path = "/conf";
 	int width = 1280, height = 720, fps = 30;
 	const char *codec = "h264";
-	int flash_ms = 0;
+	int flash_ms = 0, key_int = 1;
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
 			usage();
@@ -131,6 +158,10 @@ main(int argc, char **argv)
 			codec = argv[++i];
 			if (strcmp(codec, "h264") != 0 && strcmp(codec, "vp8") != 0)
 				usage();
+		} else if (strcmp(argv[i], "--key-int") == 0) {
+			key_int = atoi(argv[++i]);
+			if (key_int < 1 || key_int > 60)
+				usage();
 		} else if (strcmp(argv[i], "--flash") == 0) {
 			flash_ms = atoi(argv[++i]);
 			if (flash_ms < 100 || flash_ms > 60000)
@@ -149,14 +180,22 @@ main(int argc, char **argv)
 	GstRTSPMountPoints *mounts = gst_rtsp_server_get_mount_points(server);
 	GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new();
 	/*
-	 * key-int-max = fps: a late joiner waits at most a second for a picture;
-	 * h264parse config-interval=-1 puts SPS/PPS in front of every IDR.
+	 * A keyframe every --key-int seconds (1: a late joiner that cannot ask
+	 * waits at most a second); h264parse config-interval=-1 puts SPS/PPS in
+	 * front of every IDR. The H.264 stream offers RTCP PLI in its SDP
+	 * (a=rtcp-fb:96 nack pli, from the caps of the element named pay0, here a
+	 * capsfilter after the payloader): a client may ask for a keyframe at
+	 * once, as provincial MCUs allow. (gst-rtsp-server then warns once that a
+	 * capsfilter has no "pt" property; the SDP takes the payload type from
+	 * the caps.)
 	 */
 	char *video = strcmp(codec, "vp8") == 0
-	    ? g_strdup_printf("vp8enc deadline=1 keyframe-max-dist=%d ! rtpvp8pay name=pay0 pt=96", fps)
-	    : g_strdup_printf("x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=1500 ! "
-		"video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 ! "
-		"rtph264pay name=pay0 pt=96 config-interval=-1", fps);
+	    ? g_strdup_printf("vp8enc deadline=1 keyframe-max-dist=%d ! rtpvp8pay name=pay0 pt=96",
+		fps * key_int)
+	    : g_strdup_printf("x264enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
+		"bitrate=1500 ! video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 ! "
+		"rtph264pay pt=96 config-interval=-1 ! "
+		"capsfilter name=pay0 caps=application/x-rtp,rtcp-fb-nack-pli=(boolean)true", fps * key_int);
 	char *launch = g_strdup_printf(
 	    "( videotestsrc name=vsrc is-live=true pattern=ball ! "
 	    "video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! video/x-raw,format=I420 ! "
@@ -168,8 +207,8 @@ main(int argc, char **argv)
 	gst_rtsp_media_factory_set_launch(factory, launch);
 	g_free(launch);
 	gst_rtsp_media_factory_set_shared(factory, TRUE);
-	if (flash_ms > 0)
-		g_signal_connect(factory, "media-configure", G_CALLBACK(on_media_configure), GINT_TO_POINTER(flash_ms));
+	g_signal_connect(factory, "media-configure", G_CALLBACK(on_media_configure),
+	    GINT_TO_POINTER(flash_ms));
 	gst_rtsp_mount_points_add_factory(mounts, path, factory);
 	g_object_unref(mounts);
 	if (gst_rtsp_server_attach(server, NULL) == 0) {
