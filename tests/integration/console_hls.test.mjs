@@ -92,7 +92,7 @@ async function assertPlays(page) {
   assert.ok(later.max > 200, `the ball is there: ${JSON.stringify(later)}`);
   assert.ok(later.g < 80 && Math.abs(later.r - later.g) < 12 && Math.abs(later.b - later.g) < 12,
     `black and white, not blank or green: ${JSON.stringify(later)}`);
-  return later;
+  return { ...later, fps: (later.frames - first.frames) / (later.t - first.t) };
 }
 
 const hlsRequests = (requests) => requests.filter((u) => u.includes(`/api/v1/conferences/${conf.id}/hls/0/`));
@@ -125,11 +125,13 @@ test('a leader chooses HLS: the conference plays over HLS, no WebRTC stream, eve
   assert.equal(await l.page.locator('#conf-mode button[data-mode=webrtc]').getAttribute('aria-pressed'), 'true');
   await l.page.locator('#conf-mode button[data-mode=hls]').click();
   assert.equal(await l.page.locator('#conf-mode button[data-mode=hls]').getAttribute('aria-pressed'), 'true');
+  const t0 = Date.now();
   await item.locator('button.conf-watch').click();
   await l.page.locator('#conf-status[data-state=hls-playing]').waitFor({ timeout: WAIT * 3 });
+  const startMs = Date.now() - t0;
   assert.match(await l.page.locator('#conf-status').textContent(), /HLS：播放中/);
   const seen = await assertPlays(l.page);
-  console.log(`HLS: ${seen.frames} frames decoded, at ${seen.t.toFixed(1)} s`);
+  console.log(`HLS: playing ${startMs} ms after Watch; ${seen.frames} frames decoded by ${seen.t.toFixed(1)} s, ${seen.fps.toFixed(1)} frames/s (the source sends 15)`);
   // No manual choice note; and the bridge serves this viewer no WebRTC stream.
   assert.equal(await l.page.locator('#conf-note').isHidden(), true);
   const c = (await sup('GET', `/api/v1/conferences/${conf.id}`)).json;
@@ -218,6 +220,7 @@ test('a network where WebRTC cannot connect: the console gives up on it and fall
   const note = l.page.locator('#conf-note');
   await note.waitFor({ state: 'visible', timeout: WAIT * 3 });
   assert.match(await note.textContent(), /WebRTC.*(未能连通|连接中断).*HLS/);
+  console.log(`no ICE path: ${await note.textContent()}`);
   await l.page.locator('#conf-status[data-state=hls-playing]').waitFor({ timeout: WAIT * 3 });
   await assertPlays(l.page);
   assert.ok(hlsRequests(l.all).length > 0);

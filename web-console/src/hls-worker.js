@@ -100,7 +100,17 @@ function retry() {
   retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
 }
 
+// One look at the playlist and the new segments; whatever goes wrong is said and retried.
 async function poll() {
+  try {
+    await pollOnce();
+  } catch (err) {
+    fail(0, 'hls_error', String(err.message || err));
+    retry();
+  }
+}
+
+async function pollOnce() {
   const got = await fetchOk(url, 'playlist');
   if (got.error) {
     fail(got.error.status, got.error.code, got.error.message);
@@ -227,8 +237,20 @@ function tick() {
     anchor = { ts: vq[0].ts, wall: now }; // the data came late: play on from here
     while (aq.length && aq[0].ts < anchor.ts) aq.shift();
   }
-  while (vq.length && due(vq[0].ts) <= now + 5) decodeVideo(vq.shift());
-  while (aq.length && due(aq[0].ts) <= now + 5) decodeAudio(aq.shift());
+  try {
+    while (vq.length && due(vq[0].ts) <= now + 5) decodeVideo(vq.shift());
+  } catch (err) {
+    // A decoder that failed: a new one at the next keyframe.
+    fail(0, 'decode_error', `video: ${err.message || err}`);
+    vdec = null;
+    vconf = false;
+  }
+  try {
+    while (aq.length && due(aq[0].ts) <= now + 5) decodeAudio(aq.shift());
+  } catch {
+    adec = null; // the picture goes on without sound
+    aconf = null;
+  }
   const next = Math.min(vq.length ? due(vq[0].ts) : Infinity, aq.length ? due(aq[0].ts) : Infinity);
   if (next !== Infinity) tickTimer = setTimeout(tick, Math.max(1, next - performance.now()));
 }
