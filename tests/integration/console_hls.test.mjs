@@ -11,8 +11,11 @@
 //     itself and says why;
 //   - when WebRTC cannot connect (the candidates of either side never reach the
 //     other, as behind a firewall) the console gives up on it after 20 s and
-//     falls back to HLS by itself, saying why; the bridge lets the stream go.
+//     falls back to HLS by itself, saying why; the bridge lets the stream go;
+//   - before the source's first segment is written the panel shows the 404 and
+//     asks again, and plays once the source is up.
 import { test, before, after } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { spawnListening, until } from './harness.mjs';
@@ -231,4 +234,46 @@ test('a network where WebRTC cannot connect: the console gives up on it and fall
   assert.deepEqual(l.errors, []);
   assert.deepEqual(offLoopback(l.all), []);
   await l.context.close();
+});
+
+// A free TCP port on loopback (for a source that starts later).
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+test('no segment yet: the panel shows the 404 and retries, and plays once the source is up', async () => {
+  const port = await freePort();
+  const made = await sup('POST', '/api/v1/conferences', { name: '尚未开播的会商', sources: [`rtsp://127.0.0.1:${port}/conf`] });
+  assert.equal(made.status, 201, made.text);
+  const id = made.json.id;
+  const l = await consoleWith();
+  let late = null;
+  try {
+    const item = l.page.locator(`#conf-list li[data-conference="${id}"]`);
+    await item.waitFor({ timeout: WAIT });
+    await l.page.locator('#conf-mode button[data-mode=hls]').click();
+    await item.locator('button.conf-watch').click();
+    // The source is not there: no playlist yet, said with its reason, and asked again.
+    await l.page.locator('#conf-status[data-state=hls-error]').waitFor({ timeout: WAIT });
+    const text = await l.page.locator('#conf-status').textContent();
+    assert.match(text, /HLS 错误: HTTP 404 not_found \(分段尚未写出\).*正在重试/);
+    const playlist = `/api/v1/conferences/${id}/hls/0/playlist.m3u8`;
+    await until('the playlist asked for again', async () => {
+      const n = l.all.filter((u) => u.endsWith(playlist)).length;
+      return { ok: n >= 2, n };
+    });
+    // The source comes up: the bridge reconnects, writes segments, and the panel plays.
+    late = await spawnListening('rtsp-source', RTSP, ['--port', String(port), '--size', '640x360', '--fps', '15']);
+    await l.page.locator('#conf-status[data-state=hls-playing]').waitFor({ timeout: WAIT * 3 });
+    await assertPlays(l.page);
+    assert.deepEqual(l.errors, []);
+    assert.deepEqual(offLoopback(l.all), []);
+  } finally {
+    await l.context.close();
+    if (late && late.proc.exitCode === null) late.proc.kill('SIGTERM');
+  }
 });
