@@ -13,7 +13,8 @@
 //     other, as behind a firewall) the console gives up on it after 20 s and
 //     falls back to HLS by itself, saying why; the bridge lets the stream go;
 //   - before the source's first segment is written the panel shows the 404 and
-//     asks again, and plays once the source is up.
+//     asks again, and plays once the source is up; when the source stops and
+//     comes back (new timestamps) the picture resumes without a reload.
 import { test, before, after } from 'node:test';
 import net from 'node:net';
 import assert from 'node:assert/strict';
@@ -135,6 +136,23 @@ test('a leader chooses HLS: the conference plays over HLS, no WebRTC stream, eve
   assert.match(await l.page.locator('#conf-status').textContent(), /HLS：播放中/);
   const seen = await assertPlays(l.page);
   console.log(`HLS: playing ${startMs} ms after Watch; ${seen.frames} frames decoded by ${seen.t.toFixed(1)} s, ${seen.fps.toFixed(1)} frames/s (the source sends 15)`);
+  // The sound too: the source's tone, measured off the video's stream.
+  const peak = await l.page.evaluate(async () => {
+    const ac = new AudioContext();
+    await ac.resume();
+    const an = ac.createAnalyser();
+    ac.createMediaStreamSource(document.getElementById('conf-video').srcObject).connect(an);
+    const buf = new Float32Array(an.fftSize);
+    let max = 0;
+    for (let i = 0; i < 40 && max < 0.05; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      an.getFloatTimeDomainData(buf);
+      for (const x of buf) max = Math.max(max, Math.abs(x));
+    }
+    await ac.close();
+    return max;
+  });
+  assert.ok(peak >= 0.05, `the tone is heard: peak ${peak}`);
   // No manual choice note; and the bridge serves this viewer no WebRTC stream.
   assert.equal(await l.page.locator('#conf-note').isHidden(), true);
   const c = (await sup('GET', `/api/v1/conferences/${conf.id}`)).json;
@@ -245,7 +263,7 @@ function freePort() {
   });
 }
 
-test('no segment yet: the panel shows the 404 and retries, and plays once the source is up', async () => {
+test('no segment yet: the panel shows the 404 and retries, plays once the source is up, and again after it restarts', async () => {
   const port = await freePort();
   const made = await sup('POST', '/api/v1/conferences', { name: '尚未开播的会商', sources: [`rtsp://127.0.0.1:${port}/conf`] });
   assert.equal(made.status, 201, made.text);
@@ -270,6 +288,23 @@ test('no segment yet: the panel shows the 404 and retries, and plays once the so
     late = await spawnListening('rtsp-source', RTSP, ['--port', String(port), '--size', '640x360', '--fps', '15']);
     await l.page.locator('#conf-status[data-state=hls-playing]').waitFor({ timeout: WAIT * 3 });
     await assertPlays(l.page);
+
+    // The source stops and comes back (new timestamps): the picture resumes without a reload.
+    const sourceState = async () => (await sup('GET', `/api/v1/conferences/${id}`)).json.sources[0].state;
+    late.proc.kill('SIGTERM');
+    await until('the source down', async () => { const st = await sourceState(); return { ok: st !== 'live', st }; }, WAIT * 3);
+    const stalled = await until('the picture stops', async () => {
+      const a = await videoState(l.page);
+      await new Promise((r) => setTimeout(r, 1000));
+      const b = await videoState(l.page);
+      return { ok: b.frames === a.frames, frames: b.frames };
+    }, WAIT * 3);
+    late = await spawnListening('rtsp-source', RTSP, ['--port', String(port), '--size', '640x360', '--fps', '15']);
+    await until('the source live again', async () => { const st = await sourceState(); return { ok: st === 'live', st }; }, WAIT * 3);
+    await until('frames again after the restart', async () => {
+      const s2 = await videoState(l.page);
+      return { ok: s2.frames > stalled.frames + 30, frames: s2.frames, stalled: stalled.frames };
+    }, WAIT * 3);
     assert.deepEqual(l.errors, []);
     assert.deepEqual(offLoopback(l.all), []);
   } finally {
