@@ -148,6 +148,7 @@ struct media {
 	GPtrArray *sources;     /* struct source * */
 	GPtrArray *viewers;     /* struct viewer * (publishers too) */
 	GPtrArray *mixers;      /* struct mixer * */
+	GPtrArray *graves;      /* struct grave *: closed viewers' pipelines waiting to be freed */
 
 	/* counters (atomic) */
 	gint n_sources, n_viewers;
@@ -247,6 +248,69 @@ find_viewer(struct media *m, uint64_t id)
 static void mix_detach(struct viewer *v);
 static void mix_release(struct viewer *v);
 
+/*
+ * A closed viewer's pipeline (already in NULL), kept a while before it is
+ * freed: GStreamer 1.22's libnice ICE thread may still deliver "candidate
+ * gathering done" for it, and it crashed the server when webrtcbin's
+ * transports were already gone (a viewer closed within moments of its
+ * offer: a browser leaving at once). Freed at once when gathering had
+ * finished, else GRAVE_US later, or at stop.
+ */
+#define GRAVE_US (5 * G_USEC_PER_SEC)
+
+struct grave {
+	GstElement *pipe;
+	gint64 until_us;
+};
+
+static void
+bury(struct media *m, GstElement *pipe, GstElement *webrtc)
+{
+	GstWebRTCICEGatheringState st = GST_WEBRTC_ICE_GATHERING_STATE_NEW;
+	g_object_get(webrtc, "ice-gathering-state", &st, NULL);
+	if (st == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE) {
+		gst_object_unref(pipe);
+		return;
+	}
+	struct grave *g = g_new0(struct grave, 1);
+	g->pipe = pipe;
+	g->until_us = g_get_monotonic_time() + GRAVE_US;
+	g_ptr_array_add(m->graves, g);
+}
+
+/* Free the pipelines whose time is up (all of them with all set). */
+static void
+bury_due(struct media *m, int all)
+{
+	gint64 now = g_get_monotonic_time();
+	for (guint i = 0; i < m->graves->len;) {
+		struct grave *g = g_ptr_array_index(m->graves, i);
+		if (all || now >= g->until_us) {
+			gst_object_unref(g->pipe);
+			g_free(g);
+			g_ptr_array_remove_index_fast(m->graves, i);
+		} else {
+			i++;
+		}
+	}
+}
+
+/* At stop: the youngest closed pipeline gets a second to finish gathering, then all are freed. */
+static void
+bury_at_stop(struct media *m)
+{
+	gint64 youngest = 0;
+	for (guint i = 0; i < m->graves->len; i++) {
+		struct grave *g = g_ptr_array_index(m->graves, i);
+		if (g->until_us - GRAVE_US > youngest)
+			youngest = g->until_us - GRAVE_US;
+	}
+	gint64 wait = youngest + G_USEC_PER_SEC - g_get_monotonic_time();
+	if (m->graves->len && wait > 0)
+		g_usleep((gulong)wait); /* the media thread, at stop only */
+	bury_due(m, 1);
+}
+
 static void
 viewer_close(struct viewer *v, const char *state, const char *code, const char *why)
 {
@@ -266,7 +330,7 @@ viewer_close(struct viewer *v, const char *state, const char *code, const char *
 	if (v->pipe) {
 		g_signal_handlers_disconnect_by_data(v->webrtc, v);
 		gst_element_set_state(v->pipe, GST_STATE_NULL);
-		gst_object_unref(v->pipe);
+		bury(m, v->pipe, v->webrtc);
 	}
 	if (v->vcaps)
 		gst_caps_unref(v->vcaps);
@@ -1365,6 +1429,7 @@ on_tick(gpointer p)
 {
 	struct media *m = p;
 	gint64 now = g_get_monotonic_time();
+	bury_due(m, 0);
 	for (guint i = 0; i < m->sources->len; i++) {
 		struct source *s = g_ptr_array_index(m->sources, i);
 		if (s->pipe == NULL)
@@ -1894,6 +1959,7 @@ run_cmd(struct media *m, struct cmd *c)
 			    "the bridge is stopping");
 		while (m->mixers->len)
 			mixer_free(g_ptr_array_index(m->mixers, 0), "shutting_down");
+		bury_at_stop(m);
 		if (m->tick) {
 			g_source_destroy(m->tick);
 			g_source_unref(m->tick);
@@ -1995,6 +2061,7 @@ media_start(struct media **out, uv_loop_t *loop, const struct media_opts *o, med
 	m->sources = g_ptr_array_new();
 	m->viewers = g_ptr_array_new();
 	m->mixers = g_ptr_array_new();
+	m->graves = g_ptr_array_new();
 	m->gctx = g_main_context_new();
 	m->gloop = g_main_loop_new(m->gctx, FALSE);
 	if (uv_async_init(loop, &m->async, on_async) != 0) {
@@ -2023,6 +2090,7 @@ on_async_closed(uv_handle_t *h)
 	g_ptr_array_free(m->sources, TRUE);
 	g_ptr_array_free(m->viewers, TRUE);
 	g_ptr_array_free(m->mixers, TRUE);
+	g_ptr_array_free(m->graves, TRUE);
 	g_main_loop_unref(m->gloop);
 	g_main_context_unref(m->gctx);
 	g_mutex_clear(&m->lock);
