@@ -12,7 +12,7 @@
 // has not connected RTC_WAIT_MS after the bridge began negotiating. The HLS
 // player (src/hls-player.js) is imported only then. Speaking needs WebRTC.
 import { mountConference } from './leader.js';
-import { get } from './api.js';
+import { get, post, errorText } from './api.js';
 import { el } from './ctx.js';
 import { t } from './i18n.js';
 
@@ -21,6 +21,8 @@ const T = (key) => { const v = t(key); return v === key ? undefined : v; };
 
 // Who may speak into the conference (the server refuses others with not_permitted).
 const SPEAKERS = ['leader', 'supervisor', 'admin', 'open'];
+// Who may close one (POST .../close; the server refuses others with 403).
+const CLOSERS = ['supervisor', 'admin', 'open'];
 
 // A WebRTC stream still negotiating this long (its source live) is given up for HLS.
 const RTC_WAIT_MS = 20000;
@@ -61,9 +63,17 @@ export async function setupConferencePanel(ctx) {
       const rows = [...conferences.values()].sort((a, b) => b.id - a.id);
       list.replaceChildren(...(rows.length ? rows.map((c) => {
         const live = (c.sources || []).some((s) => s.state === 'live');
+        if (c.state === 'closed') {
+          return el('li', { 'data-conference': String(c.id), class: 'closed' },
+            el('div', { class: 'conf-name', text: c.name }),
+            el('div', { class: 'muted conf-closed', text: t('conf_closed') }));
+        }
         return el('li', { 'data-conference': String(c.id), class: live ? 'live' : 'down' },
           el('div', { class: 'conf-name', text: c.name }),
           el('div', { class: 'muted', text: `${sourceText(c)} · ${t('conf_viewers')} ${c.viewers ?? 0}` }),
+          c.return_state ? el('div', { class: `muted conf-return ret-${c.return_state}`,
+            text: `${t('conf_return')}: ${T(`conf_ret_${c.return_state}`) ?? c.return_state}` +
+              (c.return_state === 'failed' && c.return_message ? ` (${c.return_message})` : '') }) : null,
           el('div', { class: 'conf-actions' },
             el('button', { class: 'conf-watch', text: watching === c.id && !speaking ? t('conf_watching') : t('conf_watch'),
               disabled: watching === c.id && !speaking, onclick: () => start(c.id, false) }),
@@ -72,8 +82,20 @@ export async function setupConferencePanel(ctx) {
                 disabled: (watching === c.id && speaking) || !rtcAvailable(), title: rtcAvailable() ? null : t('conf_speak_needs_rtc'),
                 onclick: () => start(c.id, true) })
               : null,
-            watching === c.id ? el('button', { class: 'conf-leave', text: t('conf_leave'), onclick: stop }) : null));
+            watching === c.id ? el('button', { class: 'conf-leave', text: t('conf_leave'), onclick: stop }) : null,
+            CLOSERS.includes(ctx.role)
+              ? el('button', { class: 'conf-close', text: t('conf_close'), onclick: () => closeConference(c) })
+              : null));
       }) : [el('li', { class: 'muted', text: t('conference_none') })]));
+    }
+    // End the conference for everyone: its sources stop, its recordings stay.
+    async function closeConference(c) {
+      if (!window.confirm(t('conf_close_confirm', { name: c.name }))) return;
+      const r = await post(`/api/v1/conferences/${c.id}/close`);
+      if (!r.ok) { say('conf_close_failed', { why: errorText(r) }); return; }
+      conferences.set(c.id, { ...c, ...r.body });
+      if (watching === c.id) stop();
+      render();
     }
     function say(key, vars) {
       note.textContent = key ? t(key, vars) : '';
