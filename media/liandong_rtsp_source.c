@@ -8,11 +8,14 @@
  * every client (a shared media factory).
  *
  *   liandong-rtsp-source [--port N] [--path /conf] [--size WxH] [--fps N] [--codec h264|vp8]
- *                        [--key-int S] [--flash MS]
+ *                        [--key-int S] [--flash MS] [--record FILE]
  *
  * --key-int S: a keyframe every S seconds (default 1). The H.264 stream offers
  * RTCP PLI (a=rtcp-fb:96 nack pli): a client's PLI gets a keyframe at once,
  * and the request is logged (msg="keyframe requested").
+ *
+ * --record FILE: a second mount, /return, takes a stream published to it
+ * (RTSP RECORD, H.264 and Opus) and writes it to FILE as MPEG-TS.
  *
  * --codec vp8 sends VP8 video instead: a source the bridge cannot pass
  * through, for the tests of that refusal.
@@ -45,7 +48,7 @@ on_stop(gpointer loop)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: liandong-rtsp-source [--port N] [--path /conf] [--size WxH] [--fps N] [--codec h264|vp8] [--key-int S] [--flash MS]\n");
+	fprintf(stderr, "usage: liandong-rtsp-source [--port N] [--path /conf] [--size WxH] [--fps N] [--codec h264|vp8] [--key-int S] [--flash MS] [--record FILE]\n");
 	exit(2);
 }
 
@@ -106,6 +109,64 @@ on_key_request(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 	return GST_PAD_PROBE_OK;
 }
 
+/*
+ * --record: a stream of the published feed appeared in one of the parsebins
+ * (depay0, depay1: the SDP's streams in its own order); H.264 goes to the
+ * muxer as byte-stream, Opus as it is, anything else nowhere.
+ */
+static void
+on_record_pad(GstElement *parsebin, GstPad *pad, gpointer data)
+{
+	GstElement *mux = data;
+	GstBin *bin = GST_BIN(gst_element_get_parent(parsebin));
+	GstCaps *caps = gst_pad_get_current_caps(pad);
+	if (caps == NULL)
+		caps = gst_pad_query_caps(pad, NULL);
+	const char *name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+	GstElement *parse = strcmp(name, "video/x-h264") == 0
+	    ? gst_parse_bin_from_description("h264parse ! capsfilter caps=video/x-h264,stream-format=byte-stream", TRUE, NULL)
+	    : strcmp(name, "audio/x-opus") == 0 ? gst_element_factory_make("opusparse", NULL) : NULL;
+	if (parse != NULL) {
+		gst_bin_add(bin, parse);
+		GstPad *in = gst_element_get_static_pad(parse, "sink");
+		GstPad *out = gst_element_get_static_pad(parse, "src");
+		/* The muxer's pads were asked for before any data: it takes no new stream once it runs. */
+		GstPad *to = g_object_get_data(G_OBJECT(mux), strcmp(name, "video/x-h264") == 0 ? "video" : "audio");
+		gst_object_ref(to);
+		gst_pad_link(out, to);
+		gst_element_sync_state_with_parent(parse);
+		gst_pad_link(pad, in);
+		gst_object_unref(in);
+		gst_object_unref(out);
+		gst_object_unref(to);
+	}
+	gst_caps_unref(caps);
+	gst_object_unref(bin);
+}
+
+static void
+on_record_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer data)
+{
+	(void)factory;
+	GstElement *bin = gst_rtsp_media_get_element(media);
+	GstElement *mux = gst_bin_get_by_name(GST_BIN(bin), "mux");
+	g_object_set_data_full(G_OBJECT(mux), "video", gst_element_request_pad_simple(mux, "sink_%d"),
+	    gst_object_unref);
+	g_object_set_data_full(G_OBJECT(mux), "audio", gst_element_request_pad_simple(mux, "sink_%d"),
+	    gst_object_unref);
+	for (int i = 0; i < 2; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "depay%d", i);
+		GstElement *pb = gst_bin_get_by_name(GST_BIN(bin), name);
+		g_signal_connect_data(pb, "pad-added", G_CALLBACK(on_record_pad), gst_object_ref(mux),
+		    (GClosureNotify)(void (*)(void))gst_object_unref, 0);
+		gst_object_unref(pb);
+	}
+	gst_object_unref(mux);
+	gst_object_unref(bin);
+	(void)data;
+}
+
 static void
 on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer data)
 {
@@ -139,6 +200,7 @@ main(int argc, char **argv)
 	int width = 1280, height = 720, fps = 30;
 	const char *codec = "h264";
 	int flash_ms = 0, key_int = 1;
+	const char *record_file = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
 			usage();
@@ -158,6 +220,8 @@ main(int argc, char **argv)
 			codec = argv[++i];
 			if (strcmp(codec, "h264") != 0 && strcmp(codec, "vp8") != 0)
 				usage();
+		} else if (strcmp(argv[i], "--record") == 0) {
+			record_file = argv[++i];
 		} else if (strcmp(argv[i], "--key-int") == 0) {
 			key_int = atoi(argv[++i]);
 			if (key_int < 1 || key_int > 60)
@@ -210,6 +274,23 @@ main(int argc, char **argv)
 	g_signal_connect(factory, "media-configure", G_CALLBACK(on_media_configure),
 	    GINT_TO_POINTER(flash_ms));
 	gst_rtsp_mount_points_add_factory(mounts, path, factory);
+	if (record_file) {
+		/*
+		 * --record FILE: the mount /return takes a stream that a client
+		 * publishes (RTSP ANNOUNCE + RECORD: H.264 and Opus, as the bridge's
+		 * return feed sends them, in whatever order its SDP lists them) and
+		 * writes it to FILE as MPEG-TS: the provincial side of a return feed
+		 * over RTSP record, in the tests.
+		 */
+		GstRTSPMediaFactory *rec = gst_rtsp_media_factory_new();
+		gst_rtsp_media_factory_set_transport_mode(rec, GST_RTSP_TRANSPORT_MODE_RECORD);
+		char *rl = g_strdup_printf("( parsebin name=depay0 parsebin name=depay1 "
+		    "mpegtsmux name=mux ! filesink location=\"%s\" )", record_file);
+		gst_rtsp_media_factory_set_launch(rec, rl);
+		g_free(rl);
+		g_signal_connect(rec, "media-configure", G_CALLBACK(on_record_configure), NULL);
+		gst_rtsp_mount_points_add_factory(mounts, "/return", rec);
+	}
 	g_object_unref(mounts);
 	if (gst_rtsp_server_attach(server, NULL) == 0) {
 		fprintf(stderr, "level=error component=rtsp-source msg=\"cannot listen\" port=%s\n", port);

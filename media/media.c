@@ -1589,7 +1589,12 @@ mixer_build(struct mixer *x)
 		return -1;
 	}
 	char *vout, *aout, *host = g_strdup(g_uri_get_host(u));
-	if (media_uri_kind(x->uri) == MEDIA_URI_SRT) {
+	if (media_uri_kind(x->uri) == MEDIA_URI_RTSP) { /* RTSP record to the province's server */
+		gchar *q = g_strescape(x->uri, NULL);
+		vout = g_strdup_printf("rtspclientsink name=rcs location=\"%s\" protocols=tcp latency=0", q);
+		g_free(q);
+		aout = g_strdup("rcs.");
+	} else if (media_uri_kind(x->uri) == MEDIA_URI_SRT) {
 		gchar *q = g_strescape(x->uri, NULL);
 		vout = g_strdup_printf("mpegtsmux name=tsmux alignment=7 ! srtsink uri=\"%s\" sync=false "
 		    "async=false wait-for-connection=false", q);

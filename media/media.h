@@ -106,8 +106,8 @@ int media_peer_ice(struct media *m, uint64_t peer, int mline, const char *candid
 /*
  * The conference's return feed: every publisher tiled on a 640x360 canvas and
  * mixed (compositor, audiomixer); to return_uri: "rtp://host:port" (H.264 as
- * RTP to host:port, Opus to host:port+2) or "srt://host:port[?...]" (both in
- * MPEG-TS). Once per conference.
+ * RTP to host:port, Opus to host:port+2), "srt://host:port[?...]" (both in
+ * MPEG-TS) or "rtsp://host/path" (RTSP record). Once per conference.
  */
 int media_mix_start(struct media *m, int64_t conf, const char *return_uri);
 /*
@@ -143,7 +143,10 @@ const char *media_strerror(int err);
  */
 int media_uri_check(const char *uri, const char **why);
 
-/* A return feed URI: rtp://host:port (even port) or srt://host:port[?...]. 0 or -1 with why. */
+/*
+ * A return feed URI: rtp://host:port (even port), srt://host:port[?...] or
+ * rtsp://host[:port]/path (RTSP record; rtsps and rtspt too). 0 or -1 with why.
+ */
 int media_return_check(const char *uri, const char **why);
 
 enum media_uri_kind { MEDIA_URI_RTSP, MEDIA_URI_SRT, MEDIA_URI_RTP };

@@ -163,11 +163,20 @@ media_return_check(const char *uri, const char **why)
 	GUri *u = g_uri_parse(uri, G_URI_FLAGS_NON_DNS | G_URI_FLAGS_ENCODED_QUERY, NULL);
 	const char *scheme = u ? g_uri_get_scheme(u) : NULL;
 	int rc = -1;
-	if (scheme == NULL || (g_ascii_strcasecmp(scheme, "rtp") != 0 &&
-	    g_ascii_strcasecmp(scheme, "srt") != 0))
-		*why = "a return feed is rtp://host:port or srt://host:port (RTSP record is not supported)";
-	else
+	if (scheme && (g_ascii_strcasecmp(scheme, "rtsp") == 0 || g_ascii_strcasecmp(scheme, "rtsps") == 0 ||
+	    g_ascii_strcasecmp(scheme, "rtspt") == 0)) {
+		/* RTSP record (ANNOUNCE + RECORD) to the province's server, at that path. */
+		const char *host = g_uri_get_host(u);
+		if (host == NULL || host[0] == '\0')
+			*why = "an rtsp:// return feed needs the host of the server that takes the recording";
+		else
+			rc = 0;
+	} else if (scheme == NULL || (g_ascii_strcasecmp(scheme, "rtp") != 0 &&
+	    g_ascii_strcasecmp(scheme, "srt") != 0)) {
+		*why = "a return feed is rtp://host:port, srt://host:port or rtsp://host[:port]/path (RTSP record)";
+	} else {
 		rc = srt_rtp_check(u, why);
+	}
 	if (u)
 		g_uri_unref(u);
 	return rc;

@@ -24,12 +24,13 @@ packages=(
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libssl-dev
   libsqlite3-dev sqlite3 libcmocka-dev libxml2-dev libsodium-dev libproj-dev proj-bin
   # the conference bridge (media/): GStreamer 1.22 with webrtcbin, the RTSP server
-  # library for the local test source, x264/Opus for it, libnice for ICE, and the
+  # library for the local test source, x264/Opus for it, libnice for ICE,
+  # rtspclientsink (gstreamer1.0-rtsp) for a return feed over RTSP record, and the
   # tools the tests use (gst-launch-1.0; gst-discoverer-1.0 is in plugins-base-apps)
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-tools
-  gstreamer1.0-libav gstreamer1.0-plugins-base-apps
+  gstreamer1.0-libav gstreamer1.0-plugins-base-apps gstreamer1.0-rtsp
   # browser tests (playwright-core drives Debian's chromium) and Chinese labels
   chromium fonts-wqy-microhei
   # benchmark peers and load generators (bench/)

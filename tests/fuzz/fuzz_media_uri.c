@@ -34,7 +34,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = media_return_check(s, &why);
 	if (rc != 0 && why == NULL)
 		__builtin_trap();
-	if (rc == 0 && strncasecmp(s, "rtp://", 6) != 0 && strncasecmp(s, "srt://", 6) != 0)
+	if (rc == 0 && strncasecmp(s, "rtp://", 6) != 0 && strncasecmp(s, "srt://", 6) != 0 &&
+	    strncasecmp(s, "rtsp", 4) != 0)
 		__builtin_trap();
 	free(s);
 	return 0;

@@ -4,7 +4,8 @@
 //      profile, and a recorded segment holds H.264 + Opus (gst-discoverer);
 //   2. RTP to a port (H.264) and port+2 (Opus): the same for an rtp:// source;
 //   3. the mixed return feed over SRT to a listener, saved by gst-launch and
-//      read by gst-discoverer as H.264 + Opus;
+//      read by gst-discoverer as H.264 + Opus; and over RTSP record to an RTSP
+//      server (liandong-rtsp-source --record) that writes what it gets to a file;
 //   4. malformed srt:// and rtp:// URIs get 422 with the reason.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { startServer, report, until, Console } from './harness.mjs';
+import { startServer, spawnListening, report, until, Console } from './harness.mjs';
 
 let srv;
 const procs = [];
@@ -149,6 +150,29 @@ test('the return feed over SRT: failed and retried while nobody listens, then H.
   assert.ok(srv.logs.some((l) => /msg="return feed".*state=failed/.test(l)));
 });
 
+test('the return feed over RTSP record: H.264 + Opus published to the province\'s RTSP server', async () => {
+  const RTSP = process.env.LIANDONG_RTSP_SOURCE;
+  assert.ok(RTSP, 'LIANDONG_RTSP_SOURCE is not set (run through ctest)');
+  const file = path.join(srv.dataDir, 'return-rtsp.ts');
+  // The province's server: liandong-rtsp-source takes what is published to /return into a file.
+  const province = await spawnListening('rtsp-server', RTSP, ['--size', '320x180', '--fps', '15', '--record', file]);
+  procs.push(province.proc);
+  const src = await freePort();
+  gst(`${VIDEO} ! rtph264pay pt=96 config-interval=-1 ! udpsink host=127.0.0.1 port=${src}`);
+  const id = await conference('RTSP 回传', `rtp://127.0.0.1:${src}`,
+    { return: `rtsp://127.0.0.1:${province.port}/return` });
+  await until('the return feed recorded by the province', async () => {
+    let size = 0;
+    try { size = statSync(file).size; } catch { /* not yet */ }
+    return { ok: size > 200000, size, log: province.logs.slice(-3) };
+  }, 60000);
+  const out = execFileSync('gst-discoverer-1.0', [file], { encoding: 'utf8' });
+  assert.match(out, /H\.264/);
+  assert.match(out, /Opus/);
+  assert.match(out, /Width: 640/);
+  assert.equal((await srv.get(`/api/v1/conferences/${id}`)).json.return_state, 'running');
+});
+
 test('malformed srt:// and rtp:// URIs are refused with the reason, and nothing is created', async () => {
   const before = (await srv.get('/api/v1/conferences')).json.conferences.length;
   const cases = [
@@ -160,7 +184,8 @@ test('malformed srt:// and rtp:// URIs are refused with the reason, and nothing 
     [{ sources: ['rtp://127.0.0.1:5000/x'] }, /only rtp:\/\/host:port/],
     [{ sources: ['rtp://:5000'] }, /needs the address/],
     [{ sources: ['udp://h:5000'] }, /rtsp, rtspt, rtsps, srt or rtp/],
-    [{ sources: ['rtsp://h/x'], return: 'rtsp://h/x' }, /rtp:\/\/host:port or srt:\/\/host:port/],
+    [{ sources: ['rtsp://h/x'], return: 'http://h/x' }, /rtp:\/\/host:port, srt:\/\/host:port or rtsp:/],
+    [{ sources: ['rtsp://h/x'], return: 'rtsp:///x' }, /needs the host/],
     [{ sources: ['rtsp://h/x'], return: 'srt://h:70000' }, /1-65535/],
   ];
   for (const [body, why] of cases) {

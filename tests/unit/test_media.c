@@ -228,7 +228,9 @@ test_return_check(void **state)
 		assert_int_equal(media_return_check(good[i], &why), 0);
 		assert_int_equal(media_uri_kind(good[i]), good[i][0] == 'r' ? MEDIA_URI_RTP : MEDIA_URI_SRT);
 	}
-	const char *bad[] = { "", "rtsp://h/x", "rtp://h:5001", "rtp://h", "rtp://h:5000/x",
+	assert_int_equal(media_return_check("rtsp://10.0.0.5:8554/return", &why), 0);
+	assert_int_equal(media_return_check("rtsps://mcu.example.org/conf/back", &why), 0);
+	const char *bad[] = { "", "rtsp:///x", "rtsp://h/a b", "rtp://h:5001", "rtp://h", "rtp://h:5000/x",
 		"srt://h", "srt://:7001", "srt://h:7001?mode=x", "srt://h:70000", "http://h:80",
 		"rtp://h:5000?ttl=3" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
