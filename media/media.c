@@ -1117,11 +1117,17 @@ rec_start(struct source *s)
 	struct recorder *r = rec_new(s, 0, &vcaps, &acaps);
 	if (r == NULL)
 		return;
-	GstElement *mux = make("splitmuxsink");
+	GstElement *mux = make("splitmuxsink"), *mp4 = make("mp4mux");
 	char *loc = g_strdup_printf("%s/conf%lld-s%d-%lld-%%05d.mp4", m->rec_dir, (long long)s->conf,
 	    s->index, (long long)(g_get_real_time() / 1000000));
+	/*
+	 * The muxer waits up to 3 s for a stream that lags (a loaded machine
+	 * delivers video and audio unevenly): with no latency it timed a late
+	 * stream out, and a segment came out with its video missing or cut.
+	 */
+	g_object_set(mp4, "latency", (guint64)3 * GST_SECOND, NULL);
 	g_object_set(mux, "location", loc, "max-size-time",
-	    (guint64)m->o.segment_s * GST_SECOND, NULL);
+	    (guint64)m->o.segment_s * GST_SECOND, "muxer", mp4, NULL);
 	g_free(loc);
 	gst_bin_add(GST_BIN(r->pipe), mux);
 	GstElement *vchain[] = { make("h264parse") };

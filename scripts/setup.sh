@@ -22,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
   build-essential cmake pkg-config git ca-certificates curl procps
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libssl-dev
-  libsqlite3-dev sqlite3 libcmocka-dev libxml2-dev libsodium-dev libproj-dev proj-bin
+  libsqlite3-dev sqlite3 libcmocka-dev libxml2-dev libsodium-dev libproj-dev proj-bin libjemalloc-dev
   # the conference bridge (media/): GStreamer 1.22 with webrtcbin, the RTSP server
   # library for the local test source, x264/Opus for it, libnice for ICE,
   # rtspclientsink (gstreamer1.0-rtsp) for a return feed over RTSP record, and the

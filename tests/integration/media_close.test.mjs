@@ -56,7 +56,7 @@ async function onlySegment(id) {
   const file = path.join(dataDir, `seg-${id}.mp4`);
   writeFileSync(file, Buffer.from(await res.arrayBuffer()));
   const out = execFileSync('gst-discoverer-1.0', [file], { encoding: 'utf8' });
-  assert.match(out, /H\.264/);
+  assert.match(out, /H\.264/, `${out}\n${srv.logs.filter((l) => /mod=(conf|media)|level=(warn|error)/.test(l)).slice(-12).join('\n')}`);
   const m = out.match(/Duration: (\d+):(\d+):(\d+\.\d+)/);
   const secs = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
   assert.ok(Math.abs(secs - seg.duration_ms / 1000) < 0.2, `${secs} s vs ${seg.duration_ms} ms`);
