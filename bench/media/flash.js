@@ -1,7 +1,8 @@
 // bench/media/flash.js - injected into every viewer page (liandong's and
 // janus's) before its own scripts: watches the page's <video> frame by frame
-// (requestVideoFrameCallback) and records each white or red frame that
-// liandong-rtsp-source --flash puts into the stream, with the wall-clock time
+// (requestVideoFrameCallback) and records each solid white, red, green or
+// blue frame that liandong-rtsp-source --flash puts into the stream (a flash
+// is white then red, or green then blue), with the wall-clock time
 // (performance.timeOrigin + the frame's presentationTime, ms) at which the
 // page handed it to the compositor and, for WebRTC, when its last packet came
 // in (receiveTime). viewers.mjs reads window.benchFlashes and matches each
@@ -16,7 +17,7 @@
   let last = '';
 
   // The colour of a frame, from its mean over a 16x9 thumbnail: 'white',
-  // 'red' or '' (the moving ball on black, or anything else).
+  // 'red', 'green', 'blue' or '' (the moving ball on black, or anything else).
   function colour(video) {
     ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
     const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
@@ -26,6 +27,8 @@
     r /= n; g /= n; b /= n;
     if (r > 200 && g > 200 && b > 200) return 'white';
     if (r > 150 && g < 90 && b < 90) return 'red';
+    if (g > 150 && r < 90 && b < 90) return 'green';
+    if (b > 150 && r < 90 && g < 90) return 'blue';
     return '';
   }
 

@@ -3,8 +3,7 @@
 // attach janus.plugin.streaming, "watch" the mountpoint, answer janus's offer
 // with "start", trickle our candidates, and long-poll the session for events
 // (the offer, janus's candidates, webrtcup, hangup). window.viewer carries the
-// state, the errors and stats() (inbound RTP counters) for viewers.mjs, the
-// same shape as liandong's test page.
+// state, the errors and the RTCPeerConnection (pc) for viewers.mjs.
 const params = new URLSearchParams(location.search);
 const base = params.get('janus');
 const mountpoint = Number(params.get('id') || 1);
@@ -109,23 +108,6 @@ viewer.close = async () => {
   if (viewer.pc) viewer.pc.close();
   if (s !== null) await api(`${base}/${s}`, { janus: 'destroy' }).catch(() => {});
   setState('closed');
-};
-
-// Inbound RTP counters: {video: {...}, audio: {...}}.
-viewer.stats = async () => {
-  const out = { video: null, audio: null };
-  if (!viewer.pc) return out;
-  (await viewer.pc.getStats()).forEach((s) => {
-    if (s.type === 'inbound-rtp' && (s.kind === 'video' || s.kind === 'audio')) {
-      out[s.kind] = {
-        packetsReceived: s.packetsReceived || 0,
-        framesDecoded: s.framesDecoded || 0,
-        totalSamplesReceived: s.totalSamplesReceived || 0,
-        codec: s.codecId || null,
-      };
-    }
-  });
-  return out;
 };
 
 (async () => {

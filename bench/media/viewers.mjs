@@ -241,7 +241,7 @@ const servers = [
     conf: 0,
     url() { return `${base}/conference-test.html?conference=${this.conf}`; },
     connected: () => window.conference && window.conference.cc.state === 'connected',
-    stats: () => window.conference.stats(),
+    pc: 'window.conference.cc.peerConnection',
     leave: () => window.conference.cc.leave(),
     async viewers() { return (await (await fetch(`${base}/api/v1/conferences/${this.conf}`)).json()).viewers; },
   },
@@ -250,21 +250,35 @@ const servers = [
     pid: janus.pid,
     url() { return `${statBase}/janus.html?janus=${encodeURIComponent(janusApi)}&id=1`; },
     connected: () => window.viewer && window.viewer.state === 'connected',
-    stats: () => window.viewer.stats(),
+    pc: 'window.viewer.pc',
     leave: () => window.viewer.close(),
     async viewers() { return (await janusInfo()).viewers; },
   },
 ];
 
+// The page's inbound video counters (the expression names its RTCPeerConnection).
+async function videoStats(pc) {
+  let out = { frames: 0, bytes: 0 };
+  if (!pc) return out;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') out = { frames: r.framesDecoded || 0, bytes: r.bytesReceived || 0 };
+  });
+  return out;
+}
+const statsOf = (page, s) => page.evaluate(`(${videoStats.toString()})(${s.pc})`);
+
 const median = (a) => a[Math.floor((a.length - 1) / 2)];
 const p95 = (a) => a[Math.max(0, Math.ceil(a.length * 0.95) - 1)];
 
-// Match each page's flashes with the source's: a white (or, when the page
-// missed it, red) frame seen at time T is the newest frame of that colour the
-// source produced at or before T. Only flashes the source made between w0 and
-// w1 count (expected = those x pages).
+// Match each page's flashes with the source's: a flash's first frame (white
+// or green; when the page missed it, its second, red or blue) seen at time T
+// is the newest frame of that colour the source produced at or before T (the
+// colours alternate, so a latency up to 2 x FLASH is not mistaken for the
+// next flash's). Only flashes the source made between w0 and w1 count
+// (expected = those x pages).
+const FIRST = new Set(['white', 'green']);
 function latency(seenByPage, w0, w1) {
-  const inWindow = new Set(flashes.filter((f) => f.colour === 'white' && f.t >= w0 && f.t <= w1).map((f) => f.n));
+  const inWindow = new Set(flashes.filter((f) => FIRST.has(f.colour) && f.t >= w0 && f.t <= w1).map((f) => f.n));
   const shown = [], received = [];
   for (const seen of seenByPage) {
     const best = new Map(); // n -> {colour, shown, received}
@@ -273,7 +287,7 @@ function latency(seenByPage, w0, w1) {
       for (const f of flashes) if (f.colour === s.colour && f.t <= s.shown && (!match || f.t > match.t)) match = f;
       if (!match || !inWindow.has(match.n)) continue;
       const prev = best.get(match.n);
-      if (prev && prev.colour === 'white') continue;
+      if (prev && FIRST.has(prev.colour)) continue;
       best.set(match.n, { colour: s.colour, shown: s.shown - match.t, received: s.received === null ? null : s.received - match.t });
     }
     for (const b of best.values()) {
@@ -300,21 +314,20 @@ async function step(browser, s, n) {
     }
     // Every page decodes before the sample starts; one that never does fails the run.
     for (const p of open) {
-      await until(`a ${s.name} page to decode`, async () => {
-        const st = await p.evaluate(s.stats);
-        return st.video && st.video.framesDecoded > 0;
-      }, 120000);
+      await until(`a ${s.name} page to decode`, async () => (await statsOf(p, s)).frames > 0, 120000);
     }
-    const frames0 = await Promise.all(open.map((p) => p.evaluate(s.stats)));
+    const v0 = await Promise.all(open.map((p) => statsOf(p, s)));
     const w0 = Date.now();
     const smp = await sample(s.pid);
     const w1 = Date.now() - Math.min(FLASH, 500); // the last flashes' frames are still on their way
-    const frames1 = await Promise.all(open.map((p) => p.evaluate(s.stats)));
+    const v1 = await Promise.all(open.map((p) => statsOf(p, s)));
+    const secs = (Date.now() - w0) / 1000;
     const seen = await Promise.all(open.map((p) => p.evaluate(() => window.benchFlashes || [])));
-    let minFrames = Infinity;
-    frames1.forEach((f, i) => { minFrames = Math.min(minFrames, f.video.framesDecoded - frames0[i].video.framesDecoded); });
+    let minFrames = Infinity, bytes = 0;
+    v1.forEach((v, i) => { minFrames = Math.min(minFrames, v.frames - v0[i].frames); bytes += v.bytes - v0[i].bytes; });
     if (minFrames <= 0) throw new Error(`a ${s.name} viewer decoded no frame during the ${SAMPLE} s sample`);
-    return { ...smp, minFrames, lat: FLASH > 0 ? latency(seen, w0, w1) : null };
+    const kbps = (bytes * 8) / 1000 / secs / n;
+    return { ...smp, minFrames, kbps, lat: FLASH > 0 ? latency(seen, w0, w1) : null };
   } finally {
     for (const p of open) await p.evaluate(s.leave).catch(() => {});
     for (const p of open) await p.close().catch(() => {});
@@ -322,6 +335,7 @@ async function step(browser, s, n) {
   }
 }
 
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const f1 = (x) => x.toFixed(1), f2 = (x) => x.toFixed(2);
 const ms = (a, f) => (a.length ? String(Math.round(f(a))) : '-');
 
@@ -343,6 +357,7 @@ try {
     args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
   });
 
+  const load0 = loadavg();
   const zero = {};
   for (const s of servers) zero[s.name] = await sample(s.pid);
   const rows = [];
@@ -351,21 +366,21 @@ try {
     for (const s of servers) {
       row[s.name] = await step(browser, s, n);
       const x = row[s.name];
-      note(`${s.name} ${n} viewer(s): ${f1(x.cpu)} % CPU, ${f1(x.rss / MiB)} MiB` +
+      note(`${s.name} ${n} viewer(s): ${f1(x.cpu)} % CPU, ${f1(x.rss / MiB)} MiB, load average ${loadavg()}` +
         (x.lat ? `, latency median ${ms(x.lat.shown, median)} ms (${x.lat.n}/${x.lat.expected} flashes)` : ''));
     }
     rows.push(row);
   }
 
-  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`source ${SIZE}@${FPS} H.264 + Opus over RTSP to both servers; ${SAMPLE} s samples; ` +
-    `steps alternate liandong then janus; load average at the end ${load} on ${os.cpus().length} CPUs`);
-  console.log('\nCPU and RSS of each server process (viewers = headless Chromium pages; frames = fewest any page decoded in the sample)');
-  const hdr = 'cpu%   rss_MiB  cpu%/viewer  MiB/viewer  frames';
+  console.log(`source ${SIZE}@${FPS} H.264 (x264 bitrate=1500) + Opus over RTSP to both servers; ${SAMPLE} s samples; ` +
+    `steps alternate liandong then janus; load average ${load0} at the start, ${loadavg()} at the end, on ${os.cpus().length} CPUs`);
+  console.log('\nCPU and RSS of each server process (viewers = headless Chromium pages; frames = fewest any page decoded ' +
+    'in the sample; kbit/s = video received per page, mean)');
+  const hdr = 'cpu%   rss_MiB  cpu%/viewer  MiB/viewer  frames  kbit/s';
   console.log(`viewers | liandong: ${hdr} | janus: ${hdr}`);
   const cols = (x, z, n) => `${f1(x.cpu).padStart(4)}  ${f1(x.rss / MiB).padStart(7)}  ` +
-    (n ? `${f2((x.cpu - z.cpu) / n).padStart(11)}  ${f2((x.rss - z.rss) / n / MiB).padStart(10)}  ${String(x.minFrames).padStart(6)}`
-      : `${''.padStart(11)}  ${''.padStart(10)}  ${''.padStart(6)}`);
+    (n ? `${f2((x.cpu - z.cpu) / n).padStart(11)}  ${f2((x.rss - z.rss) / n / MiB).padStart(10)}  ${String(x.minFrames).padStart(6)}  ${String(Math.round(x.kbps)).padStart(6)}`
+      : `${''.padStart(11)}  ${''.padStart(10)}  ${''.padStart(6)}  ${''.padStart(6)}`);
   const line = (n, l, j) => `${String(n).padStart(7)} |           ${cols(l, zero.liandong, n)} |        ${cols(j, zero.janus, n)}`;
   console.log(line(0, zero.liandong, zero.janus));
   for (const r of rows) console.log(line(r.n, r.liandong, r.janus));
