@@ -5,8 +5,9 @@
 // servers over RTSP: `liandong serve` with one conference on it, and Debian's
 // janus with a streaming mountpoint of type "rtsp" on the same URL (the
 // source's media factory is shared: both get the same RTP, H.264 and Opus,
-// passed through). For each step of STEPS, alternately liandong then janus,
-// it opens that many headless Chromium pages watching the server (liandong:
+// passed through). For each step of STEPS, one server then the other
+// (liandong first at the 1st, 3rd... step, janus first at the others), it
+// opens that many headless Chromium pages watching the server (liandong:
 // web-console's conference-test.html; janus: janus.html here, speaking
 // janus's HTTP API), waits until every page decodes, samples the server's
 // process for SAMPLE seconds (CPU from /proc/PID/stat, RSS), counts the frames
@@ -361,9 +362,11 @@ try {
   const zero = {};
   for (const s of servers) zero[s.name] = await sample(s.pid);
   const rows = [];
-  for (const n of STEPS) {
+  for (const [i, n] of STEPS.entries()) {
     const row = { n };
-    for (const s of servers) {
+    // Which goes first alternates from step to step, so that neither always
+    // opens its pages just after the other's were closed.
+    for (const s of i % 2 ? [...servers].reverse() : servers) {
       row[s.name] = await step(browser, s, n);
       const x = row[s.name];
       note(`${s.name} ${n} viewer(s): ${f1(x.cpu)} % CPU, ${f1(x.rss / MiB)} MiB, load average ${loadavg()}` +
@@ -373,7 +376,7 @@ try {
   }
 
   console.log(`source ${SIZE}@${FPS} H.264 (x264 bitrate=1500) + Opus over RTSP to both servers; ${SAMPLE} s samples; ` +
-    `steps alternate liandong then janus; load average ${load0} at the start, ${loadavg()} at the end, on ${os.cpus().length} CPUs`);
+    `servers one after the other at each step, liandong first at the 1st, 3rd, 5th step, janus first at the others; load average ${load0} at the start, ${loadavg()} at the end, on ${os.cpus().length} CPUs`);
   console.log('\nCPU and RSS of each server process (viewers = headless Chromium pages; frames = fewest any page decoded ' +
     'in the sample; kbit/s = video received per page, mean)');
   const hdr = 'cpu%   rss_MiB  cpu%/viewer  MiB/viewer  frames  kbit/s';
