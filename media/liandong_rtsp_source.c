@@ -20,10 +20,12 @@
  * --codec vp8 sends VP8 video instead: a source the bridge cannot pass
  * through, for the tests of that refusal.
  * --flash MS (bench/media, glass-to-glass latency): every MS milliseconds
- * one white frame then one red frame replace the pattern, and the wall-clock
- * time (CLOCK_REALTIME, microseconds) at which each leaves videotestsrc is
- * printed on stdout: flash n=K color=white|red t_us=T. A page that sees
- * the white (or, if it missed it, the red) frame knows which frame it is.
+ * two solid frames replace the pattern, white then red for odd flashes,
+ * green then blue for even ones, and the wall-clock time (CLOCK_REALTIME,
+ * microseconds) at which each leaves videotestsrc is printed on stdout:
+ * flash n=K color=white|red|green|blue t_us=T. A page that sees the first
+ * (or, if it missed it, the second) frame knows which frame it is, and a
+ * latency up to twice MS cannot be taken for the next flash's.
  * Without --flash nothing changes.
  * --port 0 (the default) picks a free port. Once it serves, it logs
  * msg="listening" ... port=N url=rtsp://127.0.0.1:N/conf on stderr, the line
@@ -56,8 +58,10 @@ usage(void)
 struct flash {
 	gint64 interval_us, next_us;
 	unsigned n;
-	int phase; /* 0 pattern, 1 the next buffer is white, 2 the next is red */
+	int phase; /* 0 pattern, 1 the next buffer is the first colour, 2 the second */
 };
+
+static const char *const flash_colours[2][2] = { { "green", "blue" }, { "white", "red" } };
 
 /*
  * On every buffer leaving videotestsrc (its streaming thread, after the live
@@ -73,12 +77,13 @@ on_video_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 	GstElement *src = GST_ELEMENT(gst_pad_get_parent(pad));
 	if (src == NULL)
 		return GST_PAD_PROBE_OK;
+	const char *const *colour = flash_colours[f->n % 2];
 	if (f->phase == 1) {
-		printf("flash n=%u color=white t_us=%" G_GINT64_FORMAT "\n", f->n, now);
-		gst_util_set_object_arg(G_OBJECT(src), "pattern", "red");
+		printf("flash n=%u color=%s t_us=%" G_GINT64_FORMAT "\n", f->n, colour[0], now);
+		gst_util_set_object_arg(G_OBJECT(src), "pattern", colour[1]);
 		f->phase = 2;
 	} else if (f->phase == 2) {
-		printf("flash n=%u color=red t_us=%" G_GINT64_FORMAT "\n", f->n, now);
+		printf("flash n=%u color=%s t_us=%" G_GINT64_FORMAT "\n", f->n, colour[1], now);
 		fflush(stdout);
 		gst_util_set_object_arg(G_OBJECT(src), "pattern", "ball");
 		f->phase = 0;
@@ -86,8 +91,8 @@ on_video_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data)
 		if (f->next_us < now)
 			f->next_us = now + f->interval_us;
 	} else if (now >= f->next_us) {
-		gst_util_set_object_arg(G_OBJECT(src), "pattern", "white");
 		f->n++;
+		gst_util_set_object_arg(G_OBJECT(src), "pattern", flash_colours[f->n % 2][0]);
 		f->phase = 1;
 	}
 	gst_object_unref(src);

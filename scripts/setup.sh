@@ -33,8 +33,8 @@ packages=(
   gstreamer1.0-libav gstreamer1.0-plugins-base-apps gstreamer1.0-rtsp
   # browser tests (playwright-core drives Debian's chromium) and Chinese labels
   chromium fonts-wqy-microhei
-  # benchmark peers and load generators (bench/)
-  wrk nats-server openssl
+  # benchmark peers and load generators (bench/); janus: the WebRTC peer of bench/media
+  wrk nats-server openssl janus
 )
 if [ "$want_fuzz" = 1 ]; then packages+=(clang-14 libclang-rt-14-dev); fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
