@@ -15,11 +15,17 @@ each(const char *name, char **uris, int n, void *ctx)
 	/* Only checked conferences come out: a name and 1..8 sources. */
 	if (name[0] == '\0' || n < 1 || n > CONF_MAX_SOURCES)
 		__builtin_trap();
-	/* Each source passed the bridge's own URI check (schemes are case-insensitive: RFC 3986). */
+	/*
+	 * Each source passed the bridge's own URI check and is one of the kinds it
+	 * pulls (rtsp*, srt, rtp; schemes are case-insensitive: RFC 3986).
+	 */
 	const char *why;
-	for (int i = 0; i < n; i++)
-		if (strncasecmp(uris[i], "rtsp", 4) != 0 || media_uri_check(uris[i], &why) != 0)
+	for (int i = 0; i < n; i++) {
+		enum media_uri_kind k = media_uri_kind(uris[i]);
+		if (media_uri_check(uris[i], &why) != 0 ||
+		    (k == MEDIA_URI_RTSP && strncasecmp(uris[i], "rtsp", 4) != 0))
 			__builtin_trap();
+	}
 	(*(int *)ctx)++;
 	return 0;
 }
