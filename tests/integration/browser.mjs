@@ -2,6 +2,7 @@
 // seeded as a city would have it (Guangzhou's districts, users per role,
 // gateway keys, units with AVL fixes), consoles that sign in through the
 // page's own form, every request a page makes recorded, screenshots saved.
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
@@ -121,4 +122,37 @@ export function offLoopback(requests) {
     const host = new URL(u).hostname;
     return !(host === '127.0.0.1' || host === 'localhost' || host === '[::1]');
   });
+}
+
+// What the conference video (#conf-video) shows: playback time, decoded frames, size, and the
+// picture read back through a canvas (mean of each channel, brightest channel value).
+export const videoState = (page) => page.evaluate(() => {
+  const v = document.getElementById('conf-video');
+  const q = v.getVideoPlaybackQuality();
+  const out = { t: v.currentTime, frames: q.totalVideoFrames, w: v.videoWidth, h: v.videoHeight, ready: v.readyState };
+  if (v.videoWidth > 0) {
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    const g = c.getContext('2d');
+    g.drawImage(v, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let r = 0, gr = 0, b = 0, max = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      r += d[i]; gr += d[i + 1]; b += d[i + 2];
+      max = Math.max(max, d[i], d[i + 1], d[i + 2]);
+    }
+    const n = d.length / 4;
+    Object.assign(out, { r: r / n, g: gr / n, b: b / n, max });
+  }
+  return out;
+});
+
+// The picture is the local source's at 640x360: a white ball on black (videotestsrc
+// pattern=ball), grey throughout, not blank and not green (a broken decode's colour cast).
+export function assertSourcePicture(s) {
+  assert.deepEqual([s.w, s.h], [640, 360]);
+  assert.ok(s.max > 200, `the ball is there: ${JSON.stringify(s)}`);
+  assert.ok(s.g < 80 && Math.abs(s.r - s.g) < 12 && Math.abs(s.b - s.g) < 12,
+    `black and white, not blank or green: ${JSON.stringify(s)}`);
 }

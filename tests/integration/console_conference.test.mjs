@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { spawnListening, until } from './harness.mjs';
-import { seededServer, openConsole, session, shot, offLoopback, CHROMIUM, WAIT } from './browser.mjs';
+import { seededServer, openConsole, session, shot, offLoopback, videoState, assertSourcePicture, CHROMIUM, WAIT } from './browser.mjs';
 
 const RTSP = process.env.LIANDONG_RTSP_SOURCE;
 if (!RTSP) throw new Error('LIANDONG_RTSP_SOURCE is not set (run through ctest)');
@@ -61,25 +61,7 @@ test('a leader watches the linked conference in the leadership view and speaks i
     assert.equal(await item.locator('button.conf-watch').isDisabled(), true, 'watching');
     // The picture is the source's: a white ball on black (videotestsrc pattern=ball), grey
     // throughout (no colour cast, as a broken decode would give), read back through a canvas.
-    const px = await l.page.evaluate(() => {
-      const v = document.getElementById('conf-video');
-      const c = document.createElement('canvas');
-      c.width = v.videoWidth;
-      c.height = v.videoHeight;
-      const g = c.getContext('2d');
-      g.drawImage(v, 0, 0);
-      const d = g.getImageData(0, 0, c.width, c.height).data;
-      let r = 0, gr = 0, b = 0, max = 0;
-      for (let i = 0; i < d.length; i += 4) {
-        r += d[i]; gr += d[i + 1]; b += d[i + 2];
-        max = Math.max(max, d[i], d[i + 1], d[i + 2]);
-      }
-      const n = d.length / 4;
-      return { w: c.width, h: c.height, r: r / n, g: gr / n, b: b / n, max };
-    });
-    assert.deepEqual([px.w, px.h], [640, 360]);
-    assert.ok(px.max > 200, `the ball is there: ${JSON.stringify(px)}`);
-    assert.ok(px.g < 80 && Math.abs(px.r - px.g) < 12 && Math.abs(px.b - px.g) < 12, `black and white, not green: ${JSON.stringify(px)}`);
+    assertSourcePicture(await videoState(l.page));
     await shot(l.page, 'leader-conference');
 
     // Speak: the fake camera and microphone go into the conference; the bridge counts a publisher.
