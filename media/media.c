@@ -1243,6 +1243,25 @@ source_teardown(struct source *s)
 	g_mutex_unlock(&s->lock);
 }
 
+/* first_ms doubled `doublings` times, at most media.backoff_max_ms. */
+static int
+backoff_ms(struct media *m, int first_ms, int doublings)
+{
+	int delay = first_ms;
+	for (int i = 0; i < doublings && delay < m->o.backoff_max_ms; i++)
+		delay *= 2;
+	return delay > m->o.backoff_max_ms ? m->o.backoff_max_ms : delay;
+}
+
+/* Run cb(p) on the media thread after delay_ms; *slot holds the timer until it fires. */
+static void
+retry_later(struct media *m, GSource **slot, int delay_ms, GSourceFunc cb, gpointer p)
+{
+	*slot = g_timeout_source_new((guint)delay_ms);
+	g_source_set_callback(*slot, cb, p, NULL);
+	g_source_attach(*slot, m->gctx);
+}
+
 static gboolean
 retry_cb(gpointer p)
 {
@@ -1265,14 +1284,8 @@ source_failed(struct source *s, const char *code, const char *why, int slow)
 	g_mutex_unlock(&m->stats_lock);
 	enum src_state st = s->attempts >= m->o.down_after || slow ? S_DOWN : S_RECONNECTING;
 	set_state(s, st, code, why);
-	int delay = m->o.backoff_min_ms;
-	for (int i = 1; i < s->attempts && delay < m->o.backoff_max_ms; i++)
-		delay *= 2;
-	if (delay > m->o.backoff_max_ms || slow)
-		delay = m->o.backoff_max_ms;
-	s->retry = g_timeout_source_new((guint)delay);
-	g_source_set_callback(s->retry, retry_cb, s, NULL);
-	g_source_attach(s->retry, m->gctx);
+	retry_later(m, &s->retry, slow ? m->o.backoff_max_ms
+	    : backoff_ms(m, m->o.backoff_min_ms, s->attempts - 1), retry_cb, s);
 }
 
 static gboolean
@@ -1542,15 +1555,7 @@ mix_failed(struct mixer *x, const char *why)
 {
 	mix_state(x, "failed", "return_failed", why);
 	mixer_teardown(x, "return_failed");
-	int delay = 1000;
-	for (int i = 0; i < x->attempts && delay < x->m->o.backoff_max_ms; i++)
-		delay *= 2;
-	if (delay > x->m->o.backoff_max_ms)
-		delay = x->m->o.backoff_max_ms;
-	x->attempts++;
-	x->retry = g_timeout_source_new((guint)delay);
-	g_source_set_callback(x->retry, mix_retry_cb, x, NULL);
-	g_source_attach(x->retry, x->m->gctx);
+	retry_later(x->m, &x->retry, backoff_ms(x->m, 1000, x->attempts++), mix_retry_cb, x);
 }
 
 static gboolean

@@ -80,6 +80,20 @@ async function offered(id) {
   return offer.sdp;
 }
 
+// The return feed as the far end saved it: over 200 kB on file, then read by gst-discoverer-1.0
+// as the 640x360 mix in H.264 with Opus. peer() says how the far end is doing, for a timeout.
+async function assertReturnFeed(file, peer) {
+  await until(`the return feed in ${file}`, async () => {
+    let size = 0;
+    try { size = statSync(file).size; } catch { /* not yet */ }
+    return { ok: size > 200000, size, peer: peer() };
+  }, 60000);
+  const out = execFileSync('gst-discoverer-1.0', [file], { encoding: 'utf8' });
+  assert.match(out, /H\.264/);
+  assert.match(out, /Opus/);
+  assert.match(out, /Width: 640/);
+}
+
 async function recordedSegment(id) {
   const { list } = await until(`a segment of ${id}`, async () => {
     const r = await srv.get(`/api/v1/conferences/${id}/recordings`);
@@ -137,15 +151,7 @@ test('the return feed over SRT: failed and retried while nobody listens, then H.
   }, 30000);
   assert.ok(failed.g.return_message, JSON.stringify(failed.g));
   const rx = gst(`srtsrc uri=srt://127.0.0.1:${port}?mode=listener ! filesink location=${file}`);
-  await until('the return feed on file', async () => {
-    let size = 0;
-    try { size = statSync(file).size; } catch { /* not yet */ }
-    return { ok: size > 200000, size, rx: rx.errText() };
-  }, 60000);
-  const out = execFileSync('gst-discoverer-1.0', [file], { encoding: 'utf8' });
-  assert.match(out, /H\.264/);
-  assert.match(out, /Opus/);
-  assert.match(out, /Width: 640/);
+  await assertReturnFeed(file, () => rx.errText());
   assert.equal((await srv.get(`/api/v1/conferences/${id}`)).json.return_state, 'running');
   assert.ok(srv.logs.some((l) => /msg="return feed".*state=failed/.test(l)));
 });
@@ -161,15 +167,7 @@ test('the return feed over RTSP record: H.264 + Opus published to the province\'
   gst(`${VIDEO} ! rtph264pay pt=96 config-interval=-1 ! udpsink host=127.0.0.1 port=${src}`);
   const id = await conference('RTSP 回传', `rtp://127.0.0.1:${src}`,
     { return: `rtsp://127.0.0.1:${province.port}/return` });
-  await until('the return feed recorded by the province', async () => {
-    let size = 0;
-    try { size = statSync(file).size; } catch { /* not yet */ }
-    return { ok: size > 200000, size, log: province.logs.slice(-3) };
-  }, 60000);
-  const out = execFileSync('gst-discoverer-1.0', [file], { encoding: 'utf8' });
-  assert.match(out, /H\.264/);
-  assert.match(out, /Opus/);
-  assert.match(out, /Width: 640/);
+  await assertReturnFeed(file, () => province.logs.slice(-3));
   assert.equal((await srv.get(`/api/v1/conferences/${id}`)).json.return_state, 'running');
 });
 
